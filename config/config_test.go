@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io/fs"
 	"net/netip"
+	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -104,5 +106,21 @@ func TestLoadNamesAMissingFile(t *testing.T) {
 	_, err := Load(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Load(%s) = %v, want a not-exist error", path, err)
+	}
+}
+
+func TestREADMEExampleIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, found := strings.Cut(string(readme), "### A full example")
+	_, block, found2 := strings.Cut(rest, "```yaml\n")
+	block, _, found3 := strings.Cut(block, "```")
+	if !found || !found2 || !found3 {
+		t.Fatal("README.md has no yaml block under \"### A full example\"")
+	}
+	if _, err := Parse("README.md example", []byte(block), "h1"); err != nil {
+		t.Errorf("the README's example config is invalid:\n%v", err)
 	}
 }

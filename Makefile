@@ -1,0 +1,83 @@
+# vipd — make targets. `sudo make test` and `sudo make demo` work on a fresh
+# Debian 12 machine: they install what they need themselves.
+
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+TOOLS   := $(CURDIR)/.tools/bin
+
+# Pinned tool versions; bump them here and nowhere else.
+STATICCHECK_VERSION := v0.7.0
+
+# Debian packages the lab, the demo and the benchmarks use.
+APT_PACKAGES := iproute2 nginx haproxy keepalived arping ndisc6 tcpdump
+
+.PHONY: all build test test-unit lint deps tools demo bench packages fuzz clean help
+
+all: build
+
+help:
+	@echo "make build     build bin/vipd"
+	@echo "make test      install what is missing, then lint, unit tests and (as root) lab tests"
+	@echo "make lint      gofmt, go vet and staticcheck $(STATICCHECK_VERSION)"
+	@echo "make fuzz      fuzz the config loader for FUZZTIME (default 60s)"
+	@echo "make demo      a lab of hosts with the VIP moving between them (root)"
+	@echo "make bench     failover benchmarks side by side with keepalived (root)"
+	@echo "make packages  .deb and .rpm under dist/"
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+
+test: deps lint
+	$(GO) test -count=1 -timeout 30m ./...
+
+# Unit tests only: no root, no packages.
+test-unit:
+	$(GO) test -count=1 ./...
+
+lint: tools
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: not formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+
+tools: $(TOOLS)/staticcheck
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Installs the Debian packages that are missing; needs root only when one is.
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:" $$missing "- run 'sudo make test' to install them"; exit 1; fi; \
+		echo "installing" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./config/ -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+demo:
+	@echo "make demo is not built yet. It will start three hosts h1-h3 in network"
+	@echo "namespaces on a bridge, each running vipd and nginx, point a client at the"
+	@echo "VIP 192.0.2.10, stop the owner and show the client's answers moving to the"
+	@echo "new owner with the gap in ms. It arrives with the agent (issue #7)."
+	@exit 1
+
+bench:
+	@echo "make bench is not built yet. It will measure failover gaps and failed"
+	@echo "requests for vipd and keepalived side by side in the lab (issue #9)."
+	@exit 1
+
+packages:
+	@echo "make packages is not built yet. It will build dist/vipd_<version>_amd64.deb"
+	@echo "and the matching .rpm with nfpm (issue #8)."
+	@exit 1
+
+clean:
+	rm -rf bin dist
