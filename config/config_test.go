@@ -5,8 +5,8 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
