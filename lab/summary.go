@@ -1,0 +1,56 @@
+package lab
+
+import (
+	"fmt"
+	"time"
+)
+
+// Summary condenses probe results into the figures a failover test or a
+// benchmark reports.
+type Summary struct {
+	OK     int
+	Failed int
+	// Bodies lists the bodies of answers (who answered) in order, with repeats collapsed:
+	// [h1 h2] is one failover, [h1 h2 h1] a flap.
+	Bodies []string
+	// LongestGap is the longest time without a successful answer, counted
+	// from the first request sent to the last request finished, so a
+	// service that never comes back shows as a gap to the end.
+	LongestGap time.Duration
+}
+
+// Summarize computes a Summary from results in the order sent (as Stop returns them).
+func Summarize(results []Result) Summary {
+	var s Summary
+	if len(results) == 0 {
+		return s
+	}
+	start, end := results[0].Sent, results[0].Sent
+	lastAnswer := start
+	for _, r := range results {
+		if finished := r.Sent.Add(r.Latency); finished.After(end) {
+			end = finished
+		}
+		if !r.OK() {
+			s.Failed++
+			continue
+		}
+		s.OK++
+		if n := len(s.Bodies); n == 0 || s.Bodies[n-1] != r.Body {
+			s.Bodies = append(s.Bodies, r.Body)
+		}
+		// Requests overlap, so answers may arrive out of send order:
+		// only an answer later than every earlier one can close a gap.
+		if answered := r.Sent.Add(r.Latency); answered.After(lastAnswer) {
+			s.LongestGap = max(s.LongestGap, answered.Sub(lastAnswer))
+			lastAnswer = answered
+		}
+	}
+	s.LongestGap = max(s.LongestGap, end.Sub(lastAnswer))
+	return s
+}
+
+func (s Summary) String() string {
+	return fmt.Sprintf("ok=%d failed=%d bodies=%v longest_gap=%dms",
+		s.OK, s.Failed, s.Bodies, s.LongestGap.Milliseconds())
+}
