@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParse feeds arbitrary bytes to the config loader. It must never panic;
@@ -26,7 +27,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := Parse("fuzz.yaml", data, "h1")
+		cfg, err := parseWithin(t, 5*time.Second, data)
 		if err != nil {
 			problems := Errors(err)
 			if len(problems) == 0 {
@@ -47,4 +48,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("printed config is rejected:\n%v\nprinted:\n%s\ninput:\n%q", err, out, data)
 		}
 	})
+}
+
+// parseWithin parses data and fails the test, naming the input, when that
+// takes longer than limit: a hang is as bad as a panic for a daemon that
+// re-reads its file on reload.
+func parseWithin(t *testing.T, limit time.Duration, data []byte) (*Config, error) {
+	type result struct {
+		cfg *Config
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cfg, err := Parse("fuzz.yaml", data, "h1")
+		done <- result{cfg, err}
+	}()
+	select {
+	case r := <-done:
+		return r.cfg, r.err
+	case <-time.After(limit):
+		t.Fatalf("Parse did not return within %s on input %q", limit, data)
+		return nil, nil
+	}
 }
