@@ -60,5 +60,6 @@ SEE ALSO
 	}
 	root.SetVersionTemplate("vipd {{.Version}}\n")
 	root.AddCommand(newCheckCommand())
+	root.AddCommand(newKeygenCommand())
 	return root
 }

@@ -1,0 +1,74 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestBrokenCheckConfigs extends TestBrokenConfigs with the check mistakes
+// that health (issue 6) relies on validation to catch: each is reported by
+// `vipd check` with file:line:col before any checker is built.
+func TestBrokenCheckConfigs(t *testing.T) {
+	cases := []struct {
+		name string
+		file string
+		want []string
+	}{
+		{"tcp check without address", base + "checks:\n  web:\n    type: tcp\n",
+			[]string{`vipd.yaml:6:3: checks.web.address: is missing; give the backend's host:port, like 127.0.0.1:80`}},
+		{"tcp address without port", base + "checks:\n  web:\n    type: tcp\n    address: localhost\n",
+			[]string{`vipd.yaml:8:14: checks.web.address: "localhost" is not host:port; write it like 127.0.0.1:80`}},
+		{"http check without url", base + "checks:\n  web:\n    type: http\n",
+			[]string{`vipd.yaml:6:3: checks.web.url: is missing; give the URL to GET, like http://127.0.0.1:8404/healthz`}},
+		{"url without host", base + "checks:\n  web:\n    type: http\n    url: http:///healthz\n",
+			[]string{`vipd.yaml:8:10: checks.web.url: "http:///healthz" is not a URL; write it like http://127.0.0.1:8404/healthz`}},
+		{"status out of range", base + "checks:\n  web:\n    type: http\n    url: http://127.0.0.1/\n    status: 600\n",
+			[]string{`vipd.yaml:9:13: checks.web.status: "600" is not an HTTP status or range; write it like 200 or 200-399`}},
+		{"status range backwards", base + "checks:\n  web:\n    type: http\n    url: http://127.0.0.1/\n    status: 399-200\n",
+			[]string{`vipd.yaml:9:13: checks.web.status: "399-200" is not an HTTP status or range; write it like 200 or 200-399`}},
+		{"tls_verify on a plain http check", base + "checks:\n  web:\n    type: http\n    url: http://127.0.0.1/\n    tls_verify: false\n",
+			[]string{`vipd.yaml:9:17: checks.web.tls_verify: is not used by http checks, only by https checks; remove it or change type`}},
+		{"tls_verify is not yes or no", base + "checks:\n  web:\n    type: https\n    url: https://127.0.0.1/\n    tls_verify: no\n",
+			[]string{`vipd.yaml:9:17: checks.web.tls_verify: must be true or false, not "no"`}},
+		{"body on a tcp check", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    body: ok\n",
+			[]string{`vipd.yaml:9:11: checks.web.body: is not used by tcp checks, only by http and https checks; remove it or change type`}},
+		{"zero interval", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    interval: 0s\n",
+			[]string{`vipd.yaml:9:15: checks.web.interval: must be more than 0s, like 1s`}},
+		{"rise and fall below 1", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    rise: 0\n    fall: -1\n",
+			[]string{
+				`vipd.yaml:9:11: checks.web.rise: is 0; it must be 1 or more (passes in a row before the check counts as up)`,
+				`vipd.yaml:10:11: checks.web.fall: is -1; it must be 1 or more (failures in a row before the check counts as down)`,
+			}},
+		{"exec check without command", base + "checks:\n  script:\n    type: exec\n",
+			[]string{`vipd.yaml:6:3: checks.script.command: is missing; give the program and its arguments as a list, like [/usr/local/bin/check-backend, --quiet]`}},
+		{"exec env with a bad name", base + "checks:\n  script:\n    type: exec\n    command: [/bin/check]\n    env: {BAD-NAME: x}\n",
+			[]string{`vipd.yaml:9:11: checks.script.env.BAD-NAME: "BAD-NAME" is not an environment variable name; use letters, digits and '_', like BACKEND_URL`}},
+		{"haproxy check without backend", base + "checks:\n  lb:\n    type: haproxy\n    socket: /run/h.sock\n",
+			[]string{`vipd.yaml:6:3: checks.lb.backend: is missing; name the HAProxy backend whose servers must be UP, like web`}},
+		{"haproxy socket not absolute", base + "checks:\n  lb:\n    type: haproxy\n    socket: run/h.sock\n    backend: web\n",
+			[]string{`vipd.yaml:8:13: checks.lb.socket: "run/h.sock" is not an absolute path; write it like /run/haproxy/admin.sock`}},
+		{"haproxy socket and address at once", base + "checks:\n  lb:\n    type: haproxy\n    socket: /run/h.sock\n    address: 127.0.0.1:9999\n    backend: web\n",
+			[]string{`vipd.yaml:9:14: checks.lb.address: is set together with socket; use one way to reach HAProxy's runtime API`}},
+		{"haproxy min_up below 1", base + "checks:\n  lb:\n    type: haproxy\n    socket: /run/h.sock\n    backend: web\n    min_up: -1\n",
+			[]string{`vipd.yaml:10:13: checks.lb.min_up: is -1; it must be 1 or more (servers UP for the check to pass)`}},
+		{"file check without path", base + "checks:\n  maint:\n    type: file\n",
+			[]string{`vipd.yaml:6:3: checks.maint.path: is missing; give the maintenance file whose presence fails the check, like /etc/vipd/maintenance`}},
+		{"file check with a relative path", base + "checks:\n  maint:\n    type: file\n    path: maintenance\n",
+			[]string{`vipd.yaml:8:11: checks.maint.path: "maintenance" is not an absolute path; write it like /etc/vipd/maintenance`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("vipd.yaml", []byte(tc.file), "h1")
+			if err == nil {
+				t.Fatalf("Parse accepted the file:\n%s\ngot config %+v", tc.file, cfg)
+			}
+			var got []string
+			for _, e := range Errors(err) {
+				got = append(got, e.Error())
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("errors for:\n%s\ngot:\n  %s\nwant:\n  %s", tc.file, strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+			}
+		})
+	}
+}

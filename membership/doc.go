@@ -1,0 +1,88 @@
+// Package membership is vipd's gossip layer and the only importer of
+// hashicorp/memberlist. It joins and leaves the cluster, encrypts gossip,
+// carries what each host says about itself in memberlist's node metadata,
+// and turns the members into the plain election.View that the election
+// decides from, with a change signal (Changes) that never blocks
+// memberlist's callbacks.
+//
+// # Node metadata (at most 512 bytes)
+//
+// Each host gossips a small versioned binary record (meta.go): a drained
+// flag, the ConfigFingerprint of its unit list, the number of units, the MAC
+// addresses of its managed interfaces, and two sets of units: those whose
+// local checks pass and those it holds (announces). The sets are indexes into
+// the host's unit list sorted by key, written in the shortest of four forms:
+// none, all, a bitmap, or a list of gaps. Priorities, node lists and
+// failback are part of the config and of each unit's fingerprint, not of the
+// metadata.
+//
+// # How 1000 VIPs fit
+//
+// The per-unit state that changes at run time (passing, holds) goes in the
+// metadata as bitmaps: 1280 units (MaxUnits) cost at most 2 x 161 bytes, and
+// the worst case with 8 MAC addresses of 20 bytes is 504 bytes. Typical
+// clusters send far less: passing is usually "all" (1 byte) and holds a short
+// gap list. Metadata changes reach every host in a few gossip intervals.
+//
+// The per-unit definitions (key and election.Fingerprint of every unit: tens
+// of kilobytes for 1000 units) change only on reload and do not fit; they go
+// in memberlist's push/pull state (state.go), which is exchanged over TCP on
+// every join and every PushPullInterval. Each exchange carries this host's
+// unit list and those of the other alive hosts it knows, so one exchange
+// teaches a host every config in use. A receiver recomputes the
+// ConfigFingerprint of every list it gets and files it under that
+// fingerprint: a list is used only for hosts whose metadata names it.
+//
+// A bitmap index is meaningful only against the list it was built from, so a
+// host decodes another host's sets with that host's own unit list: its own,
+// when the ConfigFingerprints are equal (the normal case, every host with the
+// same vipd.yaml), else the list learned by push/pull.
+//
+// # Hosts whose VIP lists differ never both own a VIP
+//
+// The election decides each unit only among hosts whose Known fingerprint of
+// that unit equals the local definition, and when more alive hosts gossip
+// another definition of the unit (ties go to the definition a holder has,
+// then to the lowest fingerprint), it names no owner. Every host that can
+// claim a unit therefore has the same definition, and seeing the same hosts
+// decides the same owner. Membership feeds that rule true Known maps for
+// every host whose unit list it has.
+//
+// For a host whose unit list it does not have yet (it just changed its
+// config, or its push/pull has not arrived), or whose metadata it cannot
+// read, membership is pessimistic: it reports the host as knowing every
+// local unit with a definition no real unit has (the highest fingerprint,
+// which loses ties) and as holding every unit. Such a host can never be
+// elected, but it votes, and it wins the vote unless strictly fewer
+// hosts are unresolved than agree with this one, or as many and one of
+// those that agree holds the unit; when it wins, this host takes nothing. So two hosts that cannot yet compare their
+// configs never both take a unit; at worst a unit whose owner died waits for
+// the next push/pull (5 s default, 3 s fast) before it moves. Members
+// reports such hosts with Resolved false.
+//
+// A unit's definition covers its key, its VIP addresses, its node list,
+// priorities and failback; not the interface a VIP is on.
+//
+// # Encryption
+//
+// Gossip is encrypted and authenticated with AES-GCM under memberlist's
+// keyring. New refuses to start without a key unless the gossip config says
+// insecure: true. LoadKeyFile reads a key file (base64 keys, one per line,
+// the first one primary) and refuses one that group or others may read or
+// write. A host with a wrong key cannot join: its messages do not decrypt.
+// SetKeys rotates keys without a restart (install new, switch primary,
+// remove old).
+//
+// # Timing
+//
+// Profiles maps the config's default and fast profiles to memberlist's
+// failure detector and gossip timings; see Timing. BenchmarkDeadDetection
+// kills hosts without a leave message and prints how long the others take to
+// declare them dead. A graceful Leave is seen at once.
+//
+// # Dropped input
+//
+// Metadata or push/pull payloads that do not decode are dropped, counted
+// (Stats) and logged at debug level; they never panic (fuzz_test.go).
+// memberlist's own log lines go to the slog logger at debug level.
+package membership
