@@ -1,0 +1,82 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election"
+	"github.com/vipd/vipd/health"
+	"github.com/vipd/vipd/membership"
+)
+
+// Cluster is what the agent needs from gossip (membership.Membership).
+type Cluster interface {
+	// View is the cluster as election reads it, this host included.
+	View() election.View
+	// Changes gets a token whenever View may have changed.
+	Changes() <-chan struct{}
+	// SetLocal publishes this host's state to the other hosts.
+	SetLocal(membership.Local) error
+	// SetUnits publishes this host's unit list after a reload.
+	SetUnits([]election.Unit) error
+	// Settled reports whether this host knows every alive host's unit list.
+	Settled() bool
+	Members() []membership.Member
+	// Leave tells the others this host is going, and waits up to timeout.
+	Leave(timeout time.Duration) error
+}
+
+// Checks is what the agent needs from the health checks (health.Set).
+type Checks interface {
+	Changed() <-chan struct{}
+	Statuses() []health.Status
+	Units() []health.UnitStatus
+	// Apply swaps in a reloaded config's checks, keeping the state of the
+	// checks it does not change.
+	Apply(*config.Config) error
+}
+
+// Announcer is what the agent needs from whatever answers ARP and NDP.
+type Announcer interface {
+	// Apply makes this host answer for exactly owned, sending gratuitous
+	// packets for the VIPs it did not answer for before. Fresh lists VIPs
+	// no host held before, which may be probed for a foreign holder first.
+	Apply(ctx context.Context, owned []config.VIP, fresh []string) error
+	// Events reports conflicts and link changes.
+	Events() <-chan Event
+}
+
+// Event is something the announcer saw on the wire or on a link.
+type Event struct {
+	Kind EventKind
+	// VIP is the address concerned, or invalid for link events.
+	VIP string
+	// MAC is the foreign hardware address that claims the VIP, if any.
+	MAC string
+	// Interface is where it was seen.
+	Interface string
+	At        time.Time
+}
+
+// EventKind is the type of an Event.
+type EventKind int
+
+// Kinds of Event.
+const (
+	ForeignMAC     EventKind = iota + 1 // another MAC answers for a VIP
+	ForeignAddress                      // a VIP is on an interface other than vipd0
+	LinkDown
+	LinkUp
+)
+
+// Clock is the time the agent reads; tests use a fake.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

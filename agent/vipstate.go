@@ -1,0 +1,105 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/election"
+)
+
+// unitFacts is what this host knows about one unit beyond election's
+// decision, to explain it.
+type unitFacts struct {
+	announced bool
+	// checkReason is why this host's checks fail the unit, "" if they pass.
+	checkReason string
+	// conflict names what else claims one of the unit's VIPs, "" if nothing.
+	conflict string
+	// peerReasons holds, per other host, why its checks fail the unit, when
+	// gossip told it.
+	peerReasons map[string]string
+}
+
+// vipState returns this host's state for a VIP of decision d and the reason
+// that status shows.
+func vipState(self string, d election.Decision, f unitFacts) (state, reason string) {
+	own := eligibilityOf(d, self)
+	switch {
+	case f.conflict != "":
+		return api.StateConflict, f.conflict
+	case f.announced && d.Owner == self:
+		return api.StateOwner, d.Reason.String()
+	case f.announced:
+		return api.StateOwner, fmt.Sprintf("handing over to %s", orNobody(d.Owner))
+	case d.Owner == "":
+		return api.StateNoOwner, noOwnerDetail(d, self, f)
+	case own == election.Drained:
+		return api.StateDrained, fmt.Sprintf("this host is drained; %s owns it (%s)", d.Owner, d.Reason)
+	case own == election.NotInNodeList:
+		return api.StateExcluded, fmt.Sprintf("this host is not in the node list; %s owns it (%s)", d.Owner, d.Reason)
+	case own == election.ChecksFailing:
+		return api.StateUnhealthy, fmt.Sprintf("%s; %s owns it (%s)", f.checkReason, d.Owner, d.Reason)
+	case own == election.ConfigDiffers || own == election.UnknownUnit:
+		return api.StateStandby, fmt.Sprintf("this host's config for it differs from the cluster's; %s owns it (%s)", d.Owner, d.Reason)
+	}
+	return api.StateStandby, fmt.Sprintf("%s owns it (%s)", d.Owner, d.Reason)
+}
+
+// noOwnerDetail explains a unit nobody owns with each host's reason, the
+// endpoint-liveness rule made visible: "checks failing on every host that
+// could own it: h1: check web: GET ...: connection refused; h2: drained".
+func noOwnerDetail(d election.Decision, self string, f unitFacts) string {
+	var parts []string
+	for _, h := range d.Hosts {
+		parts = append(parts, h.Host+": "+hostReason(h, self, f))
+	}
+	if len(parts) == 0 {
+		return d.Reason.String()
+	}
+	return d.Reason.String() + ": " + strings.Join(parts, "; ")
+}
+
+// hostReason is why host h may or may not own the unit, with the failing
+// check's own words where this host knows them.
+func hostReason(h election.HostStatus, self string, f unitFacts) string {
+	if h.Eligibility != election.ChecksFailing {
+		return h.Eligibility.String()
+	}
+	if h.Host == self && f.checkReason != "" {
+		return f.checkReason
+	}
+	if r := f.peerReasons[h.Host]; r != "" {
+		return r
+	}
+	return h.Eligibility.String()
+}
+
+func eligibilityOf(d election.Decision, host string) election.Eligibility {
+	for _, h := range d.Hosts {
+		if h.Host == host {
+			return h.Eligibility
+		}
+	}
+	return election.NotAlive
+}
+
+func orNobody(owner string) string {
+	if owner == "" {
+		return "nobody"
+	}
+	return owner
+}
+
+// hostEligibility turns a decision's host list into status rows.
+func hostEligibility(d election.Decision, self string, f unitFacts) []api.HostEligibility {
+	rows := make([]api.HostEligibility, 0, len(d.Hosts))
+	for _, h := range d.Hosts {
+		reason := ""
+		if h.Eligibility != election.Eligible {
+			reason = hostReason(h, self, f)
+		}
+		rows = append(rows, api.HostEligibility{Host: h.Host, Eligible: h.Eligibility == election.Eligible, Reason: reason})
+	}
+	return rows
+}
