@@ -66,7 +66,9 @@ type Agent struct {
 	conflicts map[string]conflict  // by VIP address
 	decisions election.Decisions
 	converged bool
-	ready     chan struct{} // closed once converged
+	// lastReconcile is when the loop last finished a pass.
+	lastReconcile time.Time
+	ready         chan struct{} // closed once converged
 	// changed gets a token after every reconcile, for waiters.
 	changed chan struct{}
 }

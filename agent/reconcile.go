@@ -54,6 +54,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 	a.decisions = ds
 	a.publish.set(a.membershipLocal(passing))
 	a.recordStates(cfg, ds, checkReasons, now)
+	a.lastReconcile = a.opts.Clock.Now()
 	if !a.converged && a.opts.Cluster.Settled() {
 		a.converged = true
 		close(a.ready)
