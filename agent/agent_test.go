@@ -180,6 +180,16 @@ func TestFailingCheckMovesTheVIPAndStatusSaysWhy(t *testing.T) {
 	if st.State != api.StateUnhealthy || !strings.Contains(st.Reason, reason) {
 		t.Errorf("status on %s: %s: %s; want unhealthy naming %q", old, st.State, st.Reason, reason)
 	}
+	for name, n := range c.nodes {
+		if name == old {
+			continue
+		}
+		for _, h := range statusOf(n, "web").Hosts {
+			if h.Host == old && h.Reason != "check web failing there" {
+				t.Errorf("status on %s says %s is out because %q, want the check named", name, old, h.Reason)
+			}
+		}
+	}
 	if got := c.agreedOwner("api"); got != apiOwner {
 		t.Errorf("api moved from %s to %s though its checks did not change", apiOwner, got)
 	}

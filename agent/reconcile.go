@@ -128,6 +128,7 @@ func (a *Agent) recordStates(cfg *config.Config, ds election.Decisions, checkRea
 			announced:   a.holds.Has(v.Unit()),
 			checkReason: checkReasons[v.Unit()],
 			conflict:    a.conflictFor(v, now),
+			checks:      unitChecks(cfg, v.Unit()),
 		}
 		state, reason := vipState(cfg.NodeName, d, f)
 		old, had := a.vips[v.Name]
@@ -173,4 +174,16 @@ func (a *Agent) logTransition(v config.VIP, from, to, owner, reason string) {
 		level = a.log.Warn
 	}
 	level("VIP state changed", "vip", v.Name, "address", v.Address.Addr().String(), "from", from, "to", to, "owner", orNobody(owner), "reason", reason)
+}
+
+// unitChecks returns the sorted names of the checks of every VIP in unit.
+func unitChecks(cfg *config.Config, unit string) []string {
+	var names []string
+	for _, v := range cfg.VIPs {
+		if v.Unit() == unit {
+			names = append(names, v.Checks...)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }

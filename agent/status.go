@@ -21,7 +21,7 @@ func (a *Agent) statusLocked() api.Status {
 	for _, v := range cfg.VIPs {
 		rec := a.vips[v.Name]
 		d, _ := a.decisions.Lookup(v.Unit())
-		f := unitFacts{checkReason: a.checkReasonLocked(v.Unit())}
+		f := unitFacts{checkReason: a.checkReasonLocked(v.Unit()), checks: unitChecks(cfg, v.Unit())}
 		vs := api.VIPStatus{
 			Name:      v.Name,
 			Address:   v.Address.Addr().String(),

@@ -16,9 +16,9 @@ type unitFacts struct {
 	checkReason string
 	// conflict names what else claims one of the unit's VIPs, "" if nothing.
 	conflict string
-	// peerReasons holds, per other host, why its checks fail the unit, when
-	// gossip told it.
-	peerReasons map[string]string
+	// checks are the names of the checks that gate the unit; every host has
+	// the same, so they name what fails on another host.
+	checks []string
 }
 
 // vipState returns this host's state for a VIP of decision d and the reason
@@ -69,10 +69,13 @@ func hostReason(h election.HostStatus, self string, f unitFacts) string {
 	if h.Host == self && f.checkReason != "" {
 		return f.checkReason
 	}
-	if r := f.peerReasons[h.Host]; r != "" {
-		return r
+	switch len(f.checks) {
+	case 0:
+		return h.Eligibility.String()
+	case 1:
+		return "check " + f.checks[0] + " failing there"
 	}
-	return h.Eligibility.String()
+	return "one or more of checks " + strings.Join(f.checks, ", ") + " failing there"
 }
 
 func eligibilityOf(d election.Decision, host string) election.Eligibility {
