@@ -51,6 +51,22 @@ func TestBrokenCheckConfigs(t *testing.T) {
 			[]string{`vipd.yaml:9:14: checks.lb.address: is set together with socket; use one way to reach HAProxy's runtime API`}},
 		{"haproxy min_up below 1", base + "checks:\n  lb:\n    type: haproxy\n    socket: /run/h.sock\n    backend: web\n    min_up: -1\n",
 			[]string{`vipd.yaml:10:13: checks.lb.min_up: is -1; it must be 1 or more (servers UP for the check to pass)`}},
+		{"haproxy min_up written as 0", base + "checks:\n  lb:\n    type: haproxy\n    socket: /run/h.sock\n    backend: web\n    min_up: 0\n",
+			[]string{`vipd.yaml:10:13: checks.lb.min_up: is 0; it must be 1 or more (servers UP for the check to pass)`}},
+		{"host_header with a space", base + "checks:\n  web:\n    type: http\n    url: http://127.0.0.1/\n    host_header: \"a b\"\n",
+			[]string{`vipd.yaml:9:18: checks.web.host_header: "a b" is not a Host header; write a host name, optionally with :port, like www.example.com or www.example.com:8443`}},
+		{"host_header with a path", base + "checks:\n  web:\n    type: https\n    url: https://127.0.0.1/\n    host_header: www.example.com/healthz\n",
+			[]string{`vipd.yaml:9:18: checks.web.host_header: "www.example.com/healthz" is not a Host header; write a host name, optionally with :port, like www.example.com or www.example.com:8443`}},
+		{"url of the other http scheme", base + "checks:\n  web:\n    type: https\n    url: http://127.0.0.1/\n",
+			[]string{`vipd.yaml:8:10: checks.web.url: "http://127.0.0.1/" does not match type https; use a https:// URL, or type: http`}},
+		{"url of a scheme that is no check type", base + "checks:\n  web:\n    type: https\n    url: ftp://127.0.0.1/\n",
+			[]string{`vipd.yaml:8:10: checks.web.url: "ftp://127.0.0.1/" must start with https:// for type https; write it like https://127.0.0.1:8404/healthz`}},
+		{"exec command as one string", base + "checks:\n  script:\n    type: exec\n    command: /bin/check\n",
+			[]string{`vipd.yaml:8:14: checks.script.command: must be a list: write [/bin/check] (the program and its arguments, no shell)`}},
+		{"exec command with arguments as one string", base + "checks:\n  script:\n    type: exec\n    command: /bin/check --port 80\n",
+			[]string{`vipd.yaml:8:14: checks.script.command: must be a list: write [/bin/check, --port, "80"] (the program and its arguments, no shell)`}},
+		{"notify command as one string", base + "notify:\n  - command: /usr/local/bin/vip-changed\n",
+			[]string{`vipd.yaml:6:14: notify[0].command: must be a list: write [/usr/local/bin/vip-changed] (the program and its arguments, no shell)`}},
 		{"file check without path", base + "checks:\n  maint:\n    type: file\n",
 			[]string{`vipd.yaml:6:3: checks.maint.path: is missing; give the maintenance file whose presence fails the check, like /etc/vipd/maintenance`}},
 		{"file check with a relative path", base + "checks:\n  maint:\n    type: file\n    path: maintenance\n",
@@ -70,5 +86,48 @@ func TestBrokenCheckConfigs(t *testing.T) {
 				t.Errorf("errors for:\n%s\ngot:\n  %s\nwant:\n  %s", tc.file, strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
 			}
 		})
+	}
+}
+
+func TestHostHeaderForms(t *testing.T) {
+	for s, want := range map[string]bool{
+		"www.example.com":      true,
+		"www.example.com:8443": true,
+		"my_app.internal":      true,
+		"192.0.2.1":            true,
+		"192.0.2.1:80":         true,
+		"[2001:db8::1]":        true,
+		"[2001:db8::1]:8443":   true,
+		"a b":                  false,
+		"www.example.com/":     false,
+		"user@www.example.com": false,
+		"www.example.com:":     false,
+		"www.example.com:0":    false,
+		"www.example.com:http": false,
+		"2001:db8::1":          false,
+		"[www.example.com]":    false,
+		"[fe80::1%eth0]":       false,
+		"www.example.com\r\n":  false,
+		"-www.example.com":     false,
+	} {
+		if got := validHostHeader(s); got != want {
+			t.Errorf("validHostHeader(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestMinUpDefaultsToOneUnlessWritten(t *testing.T) {
+	for file, want := range map[string]int{
+		"lb: {type: haproxy, socket: /run/h.sock, backend: web}\n":            1,
+		"lb: {type: haproxy, socket: /run/h.sock, backend: web, min_up: }\n":  1,
+		"lb: {type: haproxy, socket: /run/h.sock, backend: web, min_up: 3}\n": 3,
+	} {
+		cfg, err := Parse("vipd.yaml", []byte(base+"checks:\n  "+file), "h1")
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if got := cfg.Checks["lb"].MinUp; got != want {
+			t.Errorf("%s: min_up = %d, want %d", file, got, want)
+		}
 	}
 }

@@ -155,6 +155,10 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode && n.Value != "" && strings.HasSuffix(path, ".command") {
+		d.add(at(n), path, "must be a list: write %s (the program and its arguments, no shell)", flowList(strings.Fields(n.Value)))
+		return
+	}
 	if !d.expect(n, yaml.SequenceNode, path, "a list like [a, b]") {
 		return
 	}
@@ -180,6 +184,19 @@ func (d *decoder) dict(n *yaml.Node, v reflect.Value, path string) {
 		d.value(val, elem, join(path, key.Value))
 		v.SetMapIndex(reflect.ValueOf(key.Value), elem)
 	})
+}
+
+// flowList writes items as a one-line YAML list, quoting those that need it.
+func flowList(items []string) string {
+	list := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, item := range items {
+		list.Content = append(list.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: item})
+	}
+	out, err := yaml.Marshal(list)
+	if err != nil {
+		return "[" + strings.Join(items, ", ") + "]"
+	}
+	return strings.TrimSuffix(string(out), "\n")
 }
 
 // newElem makes a settable element for a list or map, with its defaults.

@@ -38,6 +38,10 @@ func (c *Check) setDefaults() {
 	c.Timeout = D(500 * time.Millisecond)
 	c.Rise = 2
 	c.Fall = 2
+	// min_up applies to haproxy checks only, but its default is set here,
+	// before decoding, like the others: a written 0 must stay 0 for
+	// validation to report. setTypeDefaults clears it for the other types.
+	c.MinUp = 1
 }
 
 func (h *NotifyHook) setDefaults() {
@@ -45,20 +49,17 @@ func (h *NotifyHook) setDefaults() {
 }
 
 // setTypeDefaults fills the defaults that depend on the check's type, after
-// the type is known.
+// the type is known, and clears the one that setDefaults filled for haproxy
+// checks alone.
 func (c *Check) setTypeDefaults() {
-	switch c.Type {
-	case CheckHTTP, CheckHTTPS:
-		if c.Status.IsZero() {
-			c.Status = StatusRange{200, 399}
-		}
-	case CheckHAProxy:
-		if c.MinUp == 0 {
-			c.MinUp = 1
-		}
+	if (c.Type == CheckHTTP || c.Type == CheckHTTPS) && c.Status.IsZero() {
+		c.Status = StatusRange{200, 399}
 	}
 	if c.Type == CheckHTTPS && c.TLSVerify == nil {
 		verify := true
 		c.TLSVerify = &verify
+	}
+	if c.Type != CheckHAProxy {
+		c.MinUp = 0
 	}
 }

@@ -238,6 +238,7 @@ func (v validator) checks() {
 		switch c.Type {
 		case CheckHTTP, CheckHTTPS:
 			v.checkURL(path, c)
+			v.hostHeader(path+".host_header", c.HostHeader)
 		case CheckTCP:
 			if c.Address == "" {
 				v.fail(path+".address", "is missing; give the backend's host:port, like 127.0.0.1:80")
@@ -303,10 +304,45 @@ func (v validator) checkURL(path string, c *Check) {
 		v.fail(path+".url", "%q is not a URL; write it like %s://127.0.0.1:8404/healthz", c.URL, c.Type)
 		return
 	}
-	if u.Scheme != string(c.Type) {
+	switch {
+	case u.Scheme == string(c.Type):
+	case u.Scheme == string(CheckHTTP) || u.Scheme == string(CheckHTTPS):
 		v.fail(path+".url", "%q does not match type %s; use a %s:// URL, or type: %s", c.URL, c.Type, c.Type, u.Scheme)
+	default:
+		v.fail(path+".url", "%q must start with %s:// for type %s; write it like %s://127.0.0.1:8404/healthz", c.URL, c.Type, c.Type, c.Type)
 	}
 }
+
+func (v validator) hostHeader(path, value string) {
+	if value != "" && !validHostHeader(value) {
+		v.fail(path, "%q is not a Host header; write a host name, optionally with :port, like www.example.com or www.example.com:8443", value)
+	}
+}
+
+// validHostHeader reports whether s is what an HTTP Host header carries: a
+// host name or IP address, IPv6 in brackets, with an optional :port, and no
+// spaces, control characters, '/', '@' or other parts of a URL.
+func validHostHeader(s string) bool {
+	host := s // with its brackets, if any
+	if _, port, err := net.SplitHostPort(s); err == nil {
+		if !validPort(port) {
+			return false
+		}
+		host = s[:len(s)-len(port)-1]
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		addr, err := netip.ParseAddr(host[1 : len(host)-1])
+		return err == nil && addr.Is6() && addr.Zone() == ""
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return addr.Is4() // IPv6 needs its brackets
+	}
+	return hostHeaderRE.MatchString(host)
+}
+
+// hostHeaderRE is a DNS name; unlike hostnameRE it takes '_', which virtual
+// host names may have.
+var hostHeaderRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9._-]{0,252})$`)
 
 func (v validator) checkHAProxy(path string, c *Check) {
 	switch {
@@ -329,6 +365,8 @@ func (v validator) checkHAProxy(path string, c *Check) {
 
 func (v validator) command(path string, argv []string, example string) {
 	switch {
+	case v.failed(path):
+		// decoding already said what is wrong, like a string for a list
 	case len(argv) == 0:
 		v.fail(path, "is missing; give the program and its arguments as a list, like %s", example)
 	case !filepath.IsAbs(argv[0]):
