@@ -1,0 +1,198 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vipd/vipd/api"
+)
+
+func newStatusCommand(c *cli) *cobra.Command {
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "status [-v] [--json]",
+		Short: "Show every VIP, its owner and why",
+		Long: `vipctl status shows this host (its name, whether it is drained, the config
+file it runs and whether the last reload failed) and then one line per VIP:
+
+  VIP        the VIP's name in /etc/vipd.yaml
+  ADDRESS    its address
+  STATE      the VIP as a whole: ok (one cluster host answers for it),
+             no-owner (no host may answer for it, so nobody does) or
+             conflict (something outside the cluster claims it)
+  OWNER      the host that answers for it
+  THIS HOST  this host's part: owner, standby (could take over), unhealthy
+             (its checks for the VIP fail), drained, excluded (the VIP's
+             node list leaves it out), or - when the VIP has no owner
+  SINCE      how long ago the VIP came to this state
+  REASON     why the owner is the owner, or why there is none, naming the
+             failing check on each host
+
+With -v it lists under each VIP every host of the cluster and whether it may
+own the VIP, and why not.
+
+With --json it prints the daemon's answer as it is, with times in RFC 3339.
+
+EXIT STATUS
+  0  every VIP has an owner from the cluster (or no VIP is configured)
+  1  at least one VIP is in state no-owner or conflict; they are also named
+     on standard error. A failed reload is shown, but does not change the
+     exit status: 'vipctl reload' reports it.
+  2  the command line is wrong
+  3  vipd is not running
+  4  permission denied`,
+		Example: `  vipctl status
+  vipctl status -v
+  vipctl status >/dev/null || echo "a VIP needs attention"`,
+		Args:                  cobra.NoArgs,
+		DisableFlagsInUseLine: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := c.context(cmd)
+			defer cancel()
+			st, err := c.client().Status(ctx)
+			if err != nil {
+				return c.fail(err, c.timeout)
+			}
+			if err := c.print(st, formatStatus(st, c.now(), verbose)); err != nil {
+				return err
+			}
+			if bad := statusProblems(st); len(bad) > 0 {
+				c.errorf("%d of %d VIPs %s no owner from the cluster: %s", len(bad), len(st.VIPs), plural(len(bad), "has", "have"), strings.Join(bad, ", "))
+				return exitError{exitProblem}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every host's eligibility under each VIP")
+	return cmd
+}
+
+// statusProblems names the VIPs that make status exit 1, with their state.
+func statusProblems(st api.Status) []string {
+	var bad []string
+	for _, v := range st.VIPs {
+		if v.State == api.StateNoOwner || v.State == api.StateConflict {
+			bad = append(bad, fmt.Sprintf("%s (%s)", v.Name, v.State))
+		}
+	}
+	return bad
+}
+
+// formatStatus renders st as vipctl status prints it.
+func formatStatus(st api.Status, now time.Time, verbose bool) string {
+	var out []string
+	out = append(out, statusHeader(st, now)...)
+	out = append(out, "")
+	if len(st.VIPs) == 0 {
+		file := st.Config.File
+		if file == "" {
+			file = "/etc/vipd.yaml"
+		}
+		out = append(out, fmt.Sprintf("no VIPs configured: add them under vips: in %s and run 'vipctl reload'", file))
+		return lines(out)
+	}
+	rows := make([][]string, 0, len(st.VIPs))
+	for _, v := range st.VIPs {
+		reason := v.Reason
+		if v.Conflict != "" && !strings.Contains(reason, v.Conflict) {
+			reason += "; conflict: " + v.Conflict
+		}
+		rows = append(rows, []string{v.Name, v.Address, vipState(v), v.Owner, thisHost(st, v), ago(v.Since, now), reason})
+	}
+	tab := table([]string{"VIP", "ADDRESS", "STATE", "OWNER", "THIS HOST", "SINCE", "REASON"}, rows)
+	out = append(out, tab[0])
+	for i, v := range st.VIPs {
+		out = append(out, tab[i+1])
+		if verbose {
+			out = append(out, hostRows(st.Node, v)...)
+		}
+	}
+	return lines(out)
+}
+
+// statusHeader is the lines about this host above the VIP table.
+func statusHeader(st api.Status, now time.Time) []string {
+	node := "node " + st.Node
+	if st.Version != "" {
+		node += " (vipd " + st.Version + ")"
+	}
+	drained := "not drained"
+	if st.Drained {
+		drained = "DRAINED: takes no VIP until 'vipctl undrain'"
+	}
+	config := "config " + st.Config.File
+	if !st.Config.LoadedAt.IsZero() {
+		config += " loaded " + ago(st.Config.LoadedAt, now)
+	}
+	out := []string{node + ", " + drained + ", " + config}
+	if !st.Converged {
+		out = append(out, "note: this host is still learning the cluster; owners may change")
+	}
+	if st.Config.ReloadError != "" {
+		out = append(out, "WARNING: the last reload failed; vipd still runs the config it had:")
+		for _, l := range strings.Split(strings.TrimSpace(st.Config.ReloadError), "\n") {
+			out = append(out, "  "+l)
+		}
+		out = append(out, "  Fix the file, test it with 'vipd check', then run 'vipctl reload'.")
+	}
+	return out
+}
+
+// vipState is the VIP as a whole, for the STATE column.
+func vipState(v api.VIPStatus) string {
+	switch v.State {
+	case api.StateNoOwner, api.StateConflict:
+		return v.State
+	}
+	return "ok"
+}
+
+// thisHost is this host's part in the VIP, for the THIS HOST column. The
+// daemon's state is this host's own, except for no-owner and conflict,
+// which are about the VIP as a whole.
+func thisHost(st api.Status, v api.VIPStatus) string {
+	switch v.State {
+	case api.StateNoOwner, api.StateConflict:
+		switch {
+		case v.Owner != "" && v.Owner == st.Node:
+			return api.StateOwner
+		case st.Drained:
+			return api.StateDrained
+		}
+		return "-"
+	}
+	return v.State
+}
+
+// hostRows lists, indented under a VIP, whether each host may own it.
+func hostRows(self string, v api.VIPStatus) []string {
+	if len(v.Hosts) == 0 {
+		return []string{"    no host known for it yet"}
+	}
+	rows := make([][]string, 0, len(v.Hosts))
+	for _, h := range v.Hosts {
+		name := h.Host
+		if name == self {
+			name += " (this host)"
+		}
+		standing := "eligible"
+		if !h.Eligible {
+			standing = "not eligible: " + h.Reason
+		}
+		rows = append(rows, []string{name, standing})
+	}
+	tab := table(nil, rows)
+	for i := range tab {
+		tab[i] = "    " + tab[i]
+	}
+	return tab
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
