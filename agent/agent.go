@@ -66,6 +66,8 @@ type Agent struct {
 	conflicts map[string]conflict  // by VIP address
 	decisions election.Decisions
 	converged bool
+	// clusterMACs is the members' MACs last given to the announcer, joined.
+	clusterMACs string
 	// lastReconcile is when the loop last finished a pass.
 	lastReconcile time.Time
 	ready         chan struct{} // closed once converged

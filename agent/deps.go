@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"net"
 	"time"
 
 	"github.com/vipd/vipd/config"
@@ -45,6 +46,12 @@ type Announcer interface {
 	Apply(ctx context.Context, owned []config.VIP, fresh []string) error
 	// Events reports conflicts and link changes.
 	Events() <-chan Event
+	// Manage sets every VIP of the config after a reload: their addresses
+	// and the conflict watch follow.
+	Manage(vips []config.VIP) error
+	// SetClusterMACs names the MACs of every member, which are never a
+	// conflict.
+	SetClusterMACs(macs []net.HardwareAddr)
 }
 
 // Event is something the announcer saw on the wire or on a link.

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"maps"
+	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -230,6 +231,10 @@ func (l *applyLog) record(host string, owned []string) {
 }
 
 func (a *fakeAnnouncer) Events() <-chan Event { return a.events }
+
+func (a *fakeAnnouncer) Manage([]config.VIP) error { return nil }
+
+func (a *fakeAnnouncer) SetClusterMACs([]net.HardwareAddr) {}
 
 func (a *fakeAnnouncer) announced() []string {
 	a.mu.Lock()

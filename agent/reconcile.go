@@ -3,7 +3,9 @@ package agent
 import (
 	"context"
 	"maps"
+	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vipd/vipd/api"
@@ -40,6 +42,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 	want := a.handoff.desired(self, view, ds, passing, a.holds, now, cfg.DrainTimeout.Duration)
 	a.mu.Unlock()
 
+	a.shareClusterMACs()
 	owned, fresh := ownedVIPs(cfg, want, a.holds, a.everHeld)
 	if err := a.opts.Announcer.Apply(ctx, owned, fresh); err != nil {
 		if ctx.Err() != nil {
@@ -186,4 +189,23 @@ func unitChecks(cfg *config.Config, unit string) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
+}
+
+// shareClusterMACs tells the announcer every member's MACs when they
+// change, so that a member's own packets are never taken for a conflict.
+func (a *Agent) shareClusterMACs() {
+	var macs []net.HardwareAddr
+	var key strings.Builder
+	for _, m := range a.opts.Cluster.Members() {
+		for _, mac := range m.MACs {
+			macs = append(macs, mac)
+			key.WriteString(mac.String())
+		}
+	}
+	macs = append(macs, a.opts.MACs...)
+	if key.String() == a.clusterMACs {
+		return
+	}
+	a.clusterMACs = key.String()
+	a.opts.Announcer.SetClusterMACs(macs)
 }

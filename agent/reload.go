@@ -67,6 +67,9 @@ func (a *Agent) switchConfig(cfg *config.Config) reloadOutcome {
 	if err := a.opts.Checks.Apply(cfg); err != nil {
 		return reloadOutcome{err: fmt.Errorf("apply checks: %w", err)}
 	}
+	if err := a.opts.Announcer.Manage(cfg.VIPs); err != nil {
+		return reloadOutcome{err: fmt.Errorf("manage the new VIPs: %w", err)}
+	}
 	if err := a.opts.Cluster.SetUnits(membership.UnitsFromConfig(cfg.VIPs)); err != nil {
 		return reloadOutcome{err: fmt.Errorf("gossip the new VIP list: %w", err)}
 	}

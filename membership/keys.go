@@ -46,6 +46,9 @@ func FormatKeyFile(keys [][]byte) []byte {
 // that keeps a stranger out of the cluster.
 func LoadKeyFile(path string) ([][]byte, error) {
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("gossip key file %s does not exist: create it on one host with 'vipd keygen -o %s' and copy it to every host with mode 0600 (or set gossip.insecure: true on a lab network): %w", path, path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gossip key file: %w", err)
 	}
