@@ -1,0 +1,258 @@
+package announcer
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+)
+
+// Values the tuning sets. arp_ignore=1: answer ARP only for addresses on the
+// interface the request came in on, so no kernel answers for a VIP on vipd0.
+// arp_announce=2: always use the interface's own address as ARP sender, never
+// a VIP. rp_filter=2: loose reverse-path filtering.
+const (
+	wantARPIgnore   = 1
+	wantARPAnnounce = 2
+	rpFilterStrict  = 1
+	rpFilterLoose   = 2
+)
+
+// bridgeOps is what tuning needs from netlink for bridges; tests use a fake.
+type bridgeOps interface {
+	// bridgePorts returns the ports of name if it is a bridge, with whether
+	// each is a hardware NIC, or nil if name is not a bridge.
+	bridgePorts(name string) ([]bridgePort, error)
+	portFlags(port string) (portFlags, error)
+	setPortFlags(port string, f portFlags) error
+}
+
+type bridgePort struct {
+	name     string
+	hardware bool
+}
+
+// tuner changes kernel settings and records the originals first.
+type tuner struct {
+	sysctlRoot string // /proc/sys
+	bridges    bridgeOps
+	store      stateStore
+}
+
+func (t *tuner) sysctlPath(key string) string { return filepath.Join(t.sysctlRoot, key) }
+
+func (t *tuner) readSysctl(key string) (string, error) {
+	b, err := os.ReadFile(t.sysctlPath(key))
+	if err != nil {
+		return "", fmt.Errorf("read sysctl %s: %w", key, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (t *tuner) readInt(key string) (int, error) {
+	s, err := t.readSysctl(key)
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("sysctl %s is %q, not a number", key, s)
+	}
+	return v, nil
+}
+
+func (t *tuner) writeSysctl(key, value string) error {
+	if err := os.WriteFile(t.sysctlPath(key), []byte(value+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write sysctl %s=%s: %w", key, value, err)
+	}
+	return nil
+}
+
+// change is one setting the tuning wants.
+type change struct {
+	sysctl string // a sysctl key, or empty for a bridge port
+	value  string
+	port   string
+	flags  portFlags
+}
+
+// plan returns the changes interface ifc needs. Effective values are the
+// maximum of conf/all and conf/<ifc> for all three sysctls.
+func (t *tuner) plan(ifc Interface) ([]change, error) {
+	var out []change
+	conf := func(dev, name string) string { return "net/ipv4/conf/" + dev + "/" + name }
+	effective := func(name string) (int, error) {
+		all, err := t.readInt(conf("all", name))
+		if err != nil {
+			return 0, err
+		}
+		own, err := t.readInt(conf(ifc.Name, name))
+		if err != nil {
+			return 0, err
+		}
+		return max(all, own), nil
+	}
+	if v, err := effective("arp_ignore"); err != nil {
+		return nil, err
+	} else if v < wantARPIgnore {
+		out = append(out, change{sysctl: conf(ifc.Name, "arp_ignore"), value: strconv.Itoa(wantARPIgnore)})
+	}
+	if v, err := effective("arp_announce"); err != nil {
+		return nil, err
+	} else if v < wantARPAnnounce {
+		out = append(out, change{sysctl: conf(ifc.Name, "arp_announce"), value: strconv.Itoa(wantARPAnnounce)})
+	}
+	if v, err := effective("rp_filter"); err != nil {
+		return nil, err
+	} else if v == rpFilterStrict {
+		out = append(out, change{sysctl: conf(ifc.Name, "rp_filter"), value: strconv.Itoa(rpFilterLoose)})
+	}
+	ports, err := t.bridges.bridgePorts(ifc.Name)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ports {
+		if !p.hardware && !slices.Contains(ifc.BridgePorts, p.name) {
+			continue
+		}
+		out = append(out, change{port: p.name, flags: portFlags{Hairpin: true, ProxyARP: true}})
+	}
+	return out, nil
+}
+
+// tune records the original value of every setting it is about to change in
+// s, saves s, and only then changes them. A value already recorded (by a run
+// that crashed) is kept: the current value is the tuned one.
+func (t *tuner) tune(s *state, ifcs []Interface) error {
+	var all []change
+	for _, ifc := range ifcs {
+		if !ifc.Tuning {
+			continue
+		}
+		cs, err := t.plan(ifc)
+		if err != nil {
+			return fmt.Errorf("tuning %s: %w", ifc.Name, err)
+		}
+		all = append(all, cs...)
+	}
+	for _, c := range all {
+		if c.sysctl != "" {
+			if _, ok := s.Sysctls[c.sysctl]; ok {
+				continue
+			}
+			v, err := t.readSysctl(c.sysctl)
+			if err != nil {
+				return err
+			}
+			s.Sysctls[c.sysctl] = v
+			continue
+		}
+		if _, ok := s.BridgePorts[c.port]; ok {
+			continue
+		}
+		f, err := t.bridges.portFlags(c.port)
+		if err != nil {
+			return err
+		}
+		s.BridgePorts[c.port] = f
+	}
+	if err := t.store.save(s); err != nil {
+		return fmt.Errorf("record original kernel settings before changing them: %w", err)
+	}
+	for _, c := range all {
+		if c.sysctl != "" {
+			if err := t.writeSysctl(c.sysctl, c.value); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := t.bridges.setPortFlags(c.port, c.flags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restore puts back every recorded value, this run's and a crashed run's,
+// and forgets those it restored. Settings of interfaces that no longer
+// exist are forgotten too: there is nothing left to restore.
+func (t *tuner) restore(s *state) error {
+	var errs []error
+	for key, v := range s.Sysctls {
+		err := t.writeSysctl(key, v)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		delete(s.Sysctls, key)
+	}
+	for port, f := range s.BridgePorts {
+		err := t.bridges.setPortFlags(port, f)
+		var notFound netlink.LinkNotFoundError
+		if err != nil && !errors.As(err, &notFound) {
+			errs = append(errs, err)
+			continue
+		}
+		delete(s.BridgePorts, port)
+	}
+	return errors.Join(errs...)
+}
+
+// netlinkBridges is bridgeOps on the real kernel.
+type netlinkBridges struct{ sysRoot string }
+
+func (nb netlinkBridges) bridgePorts(name string) ([]bridgePort, error) {
+	br, err := netlink.LinkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", name, err)
+	}
+	if br.Type() != "bridge" {
+		return nil, nil
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	var ports []bridgePort
+	for _, l := range links {
+		if l.Attrs().MasterIndex != br.Attrs().Index {
+			continue
+		}
+		// Physical NICs have a device behind them in sysfs; veths, taps and
+		// other virtual ports do not.
+		_, err := os.Stat(filepath.Join(nb.sysRoot, "class/net", l.Attrs().Name, "device"))
+		ports = append(ports, bridgePort{name: l.Attrs().Name, hardware: err == nil})
+	}
+	return ports, nil
+}
+
+func (nb netlinkBridges) portFlags(port string) (portFlags, error) {
+	l, err := netlink.LinkByName(port)
+	if err != nil {
+		return portFlags{}, fmt.Errorf("bridge port %s: %w", port, err)
+	}
+	p, err := netlink.LinkGetProtinfo(l)
+	if err != nil {
+		return portFlags{}, fmt.Errorf("bridge port %s flags: %w", port, err)
+	}
+	return portFlags{Hairpin: p.Hairpin, ProxyARP: p.ProxyArp}, nil
+}
+
+func (nb netlinkBridges) setPortFlags(port string, f portFlags) error {
+	l, err := netlink.LinkByName(port)
+	if err != nil {
+		return fmt.Errorf("bridge port %s: %w", port, err)
+	}
+	if err := netlink.LinkSetHairpin(l, f.Hairpin); err != nil {
+		return fmt.Errorf("bridge port %s hairpin %v: %w", port, f.Hairpin, err)
+	}
+	if err := netlink.LinkSetBrProxyArp(l, f.ProxyARP); err != nil {
+		return fmt.Errorf("bridge port %s proxy_arp %v: %w", port, f.ProxyARP, err)
+	}
+	return nil
+}
