@@ -59,6 +59,7 @@ SEE ALSO
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("vipd {{.Version}}\n")
+	root.AddCommand(newRunCommand())
 	root.AddCommand(newCheckCommand())
 	root.AddCommand(newKeygenCommand())
 	return root

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/lab"
+)
+
+var url4 = lab.URL(mustAddr(vip4), webPort)
+var url6 = lab.URL(mustAddr(vip6), webPort)
+
+func TestLabOwnerCrashMovesTheVIP(t *testing.T) {
+	l := newVIPDLab(t, 3, "")
+	owner := l.agreedOwner("web")
+	l.answersFrom(url4, owner)
+	if macs := l.arpMACs(vip4); !slices.Equal(macs, []string{l.macOf(l.host(owner))}) {
+		t.Fatalf("ARP for %s answered by %v, want only %s's MAC %s", vip4, macs, owner, l.macOf(l.host(owner)))
+	}
+
+	probe := lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
+	l.vipd[owner].Kill()
+	delete(l.vipd, owner)
+	if err := l.host(owner).LinkDown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next := l.agreedOwner("web", owner)
+	l.answersFrom(url4, next)
+	sum := lab.Summarize(probe.Stop())
+	t.Logf("hard crash of %s: %s", owner, sum)
+	if got := sum.Bodies[len(sum.Bodies)-1]; got != next {
+		t.Errorf("client's last answers came from %s, want %s", got, next)
+	}
+	if macs := l.arpMACs(vip4); !slices.Equal(macs, []string{l.macOf(l.host(next))}) {
+		t.Errorf("after the crash ARP for %s answered by %v, want only %s's MAC", vip4, macs, next)
+	}
+}
+
+func TestLabBackendFailureMovesTheVIPAndStatusSaysWhy(t *testing.T) {
+	l := newVIPDLab(t, 3, "")
+	owner := l.agreedOwner("web")
+	l.answersFrom(url4, owner)
+	probe := lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
+	if err := l.nginx[owner].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	next := l.agreedOwner("web", owner)
+	l.answersFrom(url4, next)
+	t.Logf("backend failure on %s: %s", owner, lab.Summarize(probe.Stop()))
+
+	// Every host says why the old owner is out; the old owner names its check.
+	lab.Eventually(t, 10*time.Second, func() error {
+		for name := range l.vipd {
+			st, err := l.status(l.host(name))
+			if err != nil {
+				return err
+			}
+			v := vipOf(st, "web")
+			row := hostRow(v, owner)
+			if row.Eligible || !strings.Contains(row.Reason, "check") {
+				return errorf("%s's status on %s: %+v, want not eligible because of its checks", owner, name, row)
+			}
+		}
+		st, err := l.status(l.host(owner))
+		if err != nil {
+			return err
+		}
+		v := vipOf(st, "web")
+		if v.State != api.StateUnhealthy || !strings.Contains(v.Reason, "check web: GET http://127.0.0.1:8080/") {
+			return errorf("status of web on %s: %s: %s; want unhealthy naming check web", owner, v.State, v.Reason)
+		}
+		return nil
+	})
+
+	// Every backend down: nobody announces, and status says why per host.
+	for name, n := range l.nginx {
+		if name != owner {
+			n.Stop()
+		}
+	}
+	lab.Eventually(t, 10*time.Second, func() error {
+		for name := range l.vipd {
+			st, err := l.status(l.host(name))
+			if err != nil {
+				return err
+			}
+			v := vipOf(st, "web")
+			if v.State != api.StateNoOwner || !strings.HasPrefix(v.Reason, "checks failing on every host") {
+				return errorf("web on %s: %s: %s; want no-owner because checks fail everywhere", name, v.State, v.Reason)
+			}
+			for _, h := range v.Hosts {
+				if h.Eligible || h.Reason == "" {
+					return errorf("web on %s: host row %+v has no reason", name, h)
+				}
+			}
+		}
+		return nil
+	})
+	if macs := l.arpMACs(vip4); len(macs) != 0 {
+		t.Errorf("with every backend down, ARP for %s answered by %v; want nobody", vip4, macs)
+	}
+}
+
+func TestLabDrainLosesNoRequestAndNothingMovesBack(t *testing.T) {
+	l := newVIPDLab(t, 3, "")
+	owner := l.agreedOwner("web")
+	l.answersFrom(url4, owner)
+	probe := lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
+	out, err := l.vipctl(l.host(owner), "drain", "--wait")
+	if err != nil {
+		t.Fatalf("vipctl drain --wait: %v\n%s", err, out)
+	}
+	next := l.agreedOwner("web", owner)
+	l.answersFrom(url4, next)
+	sum := lab.Summarize(probe.Stop())
+	t.Logf("drain of %s: %s", owner, sum)
+	if sum.Failed != 0 {
+		t.Errorf("the client lost %d requests during the drain, want 0", sum.Failed)
+	}
+
+	if out, err := l.vipctl(l.host(owner), "undrain"); err != nil {
+		t.Fatalf("vipctl undrain: %v\n%s", err, out)
+	}
+	lab.Eventually(t, 10*time.Second, func() error {
+		st, err := l.status(l.host(owner))
+		if err != nil {
+			return err
+		}
+		if st.Drained || vipOf(st, "web").State != api.StateStandby {
+			return errorf("%s after undrain: drained=%v web=%s", owner, st.Drained, vipOf(st, "web").State)
+		}
+		return nil
+	})
+	if got := l.agreedOwner("web"); got != next {
+		t.Errorf("undrain moved web back from %s to %s", next, got)
+	}
+
+	probe = lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
+	if err := l.vipd[owner].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l.start(l.host(owner))
+	lab.Eventually(t, 20*time.Second, func() error {
+		st, err := l.status(l.host(owner))
+		if err != nil {
+			return err
+		}
+		if !st.Converged {
+			return errorf("%s has not converged", owner)
+		}
+		return nil
+	})
+	if got := l.agreedOwner("web"); got != next {
+		t.Errorf("restarting %s's vipd moved web from %s to %s", owner, next, got)
+	}
+	sum = lab.Summarize(probe.Stop())
+	t.Logf("restart of %s's vipd: %s", owner, sum)
+	if sum.Failed != 0 || len(sum.Bodies) != 1 {
+		t.Errorf("restarting a standby disturbed the client: %s", sum)
+	}
+}
+
+func TestLabReload(t *testing.T) {
+	l := newVIPDLab(t, 2, "")
+	owner := l.agreedOwner("web")
+	h := l.host(owner)
+	good := l.config(h)
+
+	l.writeConfig(h, good+"vips: oops\n")
+	out, err := l.vipctl(h, "reload")
+	if err == nil || !strings.Contains(out, "vipd.yaml:") {
+		t.Fatalf("reload of a broken file: err %v, output %q; want an error naming the file", err, out)
+	}
+	st, err := l.status(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Config.ReloadError == "" || vipOf(st, "web").State != api.StateOwner {
+		t.Fatalf("after a bad reload: reload error %q, web %s; want the error shown and web still owned", st.Config.ReloadError, vipOf(st, "web").State)
+	}
+
+	probe := lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
+	for _, host := range l.lab.Hosts() {
+		cfg := strings.Replace(l.config(host), "control:", "  - name: api\n    address: 192.0.2.201\n    checks: [web]\ncontrol:", 1)
+		l.writeConfig(host, cfg)
+		if out, err := l.vipctl(host, "reload"); err != nil {
+			t.Fatalf("reload on %s: %v\n%s", host.Name(), err, out)
+		}
+	}
+	apiOwner := l.agreedOwner("api")
+	l.answersFrom(lab.URL(mustAddr("192.0.2.201"), webPort), apiOwner)
+	sum := lab.Summarize(probe.Stop())
+	t.Logf("reload adding a VIP: web %s", sum)
+	if sum.Failed != 0 || len(sum.Bodies) != 1 {
+		t.Errorf("adding a VIP disturbed web: %s", sum)
+	}
+	if st, _ := l.status(h); st.Config.ReloadError != "" {
+		t.Errorf("reload error still shown after a good reload: %q", st.Config.ReloadError)
+	}
+}
+
+func TestLabIPv6VIP(t *testing.T) {
+	l := newVIPDLab(t, 2, "")
+	owner := l.agreedOwner("web6")
+	l.answersFrom(url6, owner)
+}
+
+func hostRow(v api.VIPStatus, host string) api.HostEligibility {
+	for _, h := range v.Hosts {
+		if h.Host == host {
+			return h
+		}
+	}
+	return api.HostEligibility{Host: host, Reason: "missing"}
+}
