@@ -62,6 +62,9 @@ type Agent struct {
 	holds     election.KeySet // units announced now
 	everHeld  election.KeySet // units any host was seen holding
 	handoff   handoff
+	settle    settler
+	// wakeAt is when a held-back first claim settles; zero if none waits.
+	wakeAt    time.Time
 	vips      map[string]vipRecord // by VIP name
 	conflicts map[string]conflict  // by VIP address
 	decisions election.Decisions
@@ -136,9 +139,19 @@ func (a *Agent) Run(ctx context.Context) {
 		case <-a.kick:
 		case req := <-a.reloads:
 			req.done <- a.switchConfig(req.cfg)
-		case <-a.opts.Clock.After(resync):
+		case <-a.opts.Clock.After(a.nextWait()):
 		}
 	}
+}
+
+// nextWait is how long the loop may sleep when nothing happens.
+func (a *Agent) nextWait() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.wakeAt.IsZero() {
+		return resync
+	}
+	return min(resync, max(a.wakeAt.Sub(a.opts.Clock.Now()), time.Millisecond))
 }
 
 // Ready is closed once this host has a settled view of the cluster and has

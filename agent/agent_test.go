@@ -302,7 +302,7 @@ func TestNotifyHookGetsTheStateChange(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	eventually(t, "the hook saw web become owner", func() bool {
 		b, _ := os.ReadFile(out)
-		return strings.Contains(string(b), "web none owner 192.0.2.200")
+		return strings.Contains(string(b), "web standby owner 192.0.2.200")
 	})
 }
 

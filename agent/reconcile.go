@@ -40,6 +40,7 @@ func (a *Agent) reconcile(ctx context.Context) {
 	}
 	ds := election.Decide(view)
 	want := a.handoff.desired(self, view, ds, passing, a.holds, now, cfg.DrainTimeout.Duration)
+	a.wakeAt = a.settle.hold(want, a.holds, a.everHeld, now)
 	a.mu.Unlock()
 
 	a.shareClusterMACs()
@@ -149,7 +150,7 @@ func (a *Agent) recordStates(cfg *config.Config, ds election.Decisions, checkRea
 			a.opts.Metrics.transition(v.Name, state)
 			a.notify.stateChanged(cfg.Notify, v, old.state, state, reason)
 		}
-		a.opts.Metrics.state(v.Name, v.Address.String(), state, d.Owner)
+		a.opts.Metrics.state(v.Name, v.Address.Addr().String(), state, d.Owner)
 	}
 	for name := range a.vips {
 		if !seen[name] {

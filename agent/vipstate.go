@@ -32,6 +32,8 @@ func vipState(self string, d election.Decision, f unitFacts) (state, reason stri
 		return api.StateOwner, d.Reason.String()
 	case f.announced:
 		return api.StateOwner, fmt.Sprintf("handing over to %s", orNobody(d.Owner))
+	case d.Owner == self:
+		return api.StateStandby, "elected; claiming once the cluster view has settled"
 	case d.Owner == "":
 		return api.StateNoOwner, noOwnerDetail(d, self, f)
 	case own == election.Drained:

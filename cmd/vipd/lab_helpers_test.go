@@ -123,9 +123,9 @@ control:
   socket: %s
   group: ""
 metrics:
-  listen: ""
+  listen: %s:9469
 %s`, h.Name(), filepath.Join(l.hostDir(h), "state"), h.IPv4(), strings.Join(peers, ", "),
-		filepath.Join(l.dir, "gossip.key"), webPort, vip4, vip6, l.socket(h), l.extra)
+		filepath.Join(l.dir, "gossip.key"), webPort, vip4, vip6, l.socket(h), h.IPv4(), l.extra)
 }
 
 func (l *vipdLab) writeConfig(h *lab.Node, yaml string) {
@@ -146,7 +146,7 @@ func (l *vipdLab) start(h *lab.Node) {
 	}
 	l.vipd[h.Name()] = p
 	l.t.Cleanup(func() {
-		if l.t.Failed() {
+		if l.t.Failed() || os.Getenv("VIPD_LAB_LOGS") != "" {
 			l.t.Logf("log of vipd on %s:\n%s", h.Name(), p.Log())
 		}
 	})

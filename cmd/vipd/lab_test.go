@@ -203,10 +203,30 @@ func TestLabReload(t *testing.T) {
 	}
 }
 
-func TestLabIPv6VIP(t *testing.T) {
+func TestLabIPv6VIPAndMetrics(t *testing.T) {
 	l := newVIPDLab(t, 2, "")
 	owner := l.agreedOwner("web6")
 	l.answersFrom(url6, owner)
+
+	lab.Eventually(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		body, err := l.lab.Client().HTTPGet(ctx, "http://"+l.host(owner).IPv4().String()+":9469/metrics")
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{
+			`vipd_vip_state{address="2001:db8::200",state="owner",vip="web6"} 1`,
+			`vipd_vip_owner{owner="` + owner + `",vip="web6"} 1`,
+			"vipd_members_alive 2",
+			`vipd_gratuitous_packets_sent_total{family="ipv6"}`,
+		} {
+			if !strings.Contains(body, want) {
+				return errorf("metrics of %s lack %q:\n%s", owner, want, grepLines(body, "vipd_"))
+			}
+		}
+		return nil
+	})
 }
 
 func hostRow(v api.VIPStatus, host string) api.HostEligibility {
@@ -216,4 +236,32 @@ func hostRow(v api.VIPStatus, host string) api.HostEligibility {
 		}
 	}
 	return api.HostEligibility{Host: host, Reason: "missing"}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, substr) && !strings.HasPrefix(line, "#") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestLabStoppingTheOwnerLosesNoRequest(t *testing.T) {
+	l := newVIPDLab(t, 3, "")
+	owner := l.agreedOwner("web")
+	l.answersFrom(url4, owner)
+	probe := lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
+	if err := l.vipd[owner].Stop(); err != nil {
+		t.Fatalf("SIGTERM of vipd on %s: %v", owner, err)
+	}
+	delete(l.vipd, owner)
+	next := l.agreedOwner("web", owner)
+	l.answersFrom(url4, next)
+	sum := lab.Summarize(probe.Stop())
+	t.Logf("SIGTERM of %s's vipd: %s", owner, sum)
+	if sum.Failed != 0 {
+		t.Errorf("the client lost %d requests when the owner's vipd was stopped, want 0", sum.Failed)
+	}
 }
