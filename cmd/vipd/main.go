@@ -52,12 +52,19 @@ FILES
   /var/lib/vipd         kernel settings vipd changed, restored on stop
   /run/vipd/vipd.sock   the control socket that vipctl talks to
 
+Without a command, vipd runs the daemon: 'vipd -c FILE' is 'vipd run -c FILE'.
+
 SEE ALSO
   vipctl(8), keepalived(8)`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// With no command, vipd is the daemon, as systemd and keepalived users
+	// expect.
+	var f runFlags
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return runDaemon(cmd, f) }
+	addRunFlags(root, &f)
 	root.SetVersionTemplate("vipd {{.Version}}\n")
 	root.AddCommand(newRunCommand())
 	root.AddCommand(newCheckCommand())

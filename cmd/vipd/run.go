@@ -67,20 +67,22 @@ EXIT STATUS
   1  could not start: the message says why`,
 		Args:                  cobra.NoArgs,
 		DisableFlagsInUseLine: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(f.logFormat, f.logLevel)
-			if err != nil {
-				return err
-			}
-			if err := run(cmd.Context(), f.config, log); err != nil {
-				log.Error("vipd cannot run", "err", err)
-				return exitError{1}
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDaemon(cmd, f) },
 	}
 	addRunFlags(cmd, &f)
 	return cmd
+}
+
+func runDaemon(cmd *cobra.Command, f runFlags) error {
+	log, err := newLogger(f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if err := run(cmd.Context(), f.config, log); err != nil {
+		log.Error("vipd cannot run", "err", err)
+		return exitError{1}
+	}
+	return nil
 }
 
 func addRunFlags(cmd *cobra.Command, f *runFlags) {
@@ -109,6 +111,9 @@ func run(ctx context.Context, file string, log *slog.Logger) error {
 		ctx = context.Background()
 	}
 	cfg, err := config.Load(file)
+	if err != nil && len(config.Errors(err)) == 0 {
+		return fmt.Errorf("%w; write one (see /usr/share/doc/vipd/examples) and check it with 'vipd check -c %s'", err, file)
+	}
 	if err != nil {
 		for _, p := range config.Errors(err) {
 			log.Error("configuration error", "at", p.Error())
