@@ -67,7 +67,7 @@ EXIT STATUS
   1  could not start: the message says why`,
 		Args:                  cobra.NoArgs,
 		DisableFlagsInUseLine: true,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDaemon(cmd, f) },
+		RunE:                  func(cmd *cobra.Command, _ []string) error { return runDaemon(cmd, f) },
 	}
 	addRunFlags(cmd, &f)
 	return cmd
