@@ -13,7 +13,8 @@ TOOLS   := $(CURDIR)/.tools/bin
 STATICCHECK_VERSION := v0.7.0
 
 # Debian packages the lab, the demo and the benchmarks use.
-APT_PACKAGES := iproute2 nginx haproxy keepalived arping ndisc6 tcpdump
+APT_PACKAGES := iproute2 nginx haproxy keepalived arping ndisc6 tcpdump curl \
+	systemd-container debootstrap rpm
 
 .PHONY: all build test test-unit lint deps tools demo bench packages fuzz clean help
 
@@ -81,9 +82,7 @@ bench:
 	$(GO) test ./membership/ -run '^$$' -bench DeadDetection -benchtime 1x
 
 packages:
-	@echo "make packages is not built yet. It will build dist/vipd_<version>_amd64.deb"
-	@echo "and the matching .rpm with nfpm (issue #8)."
-	@exit 1
+	bash packaging/build.sh $(VERSION) dist
 
 clean:
 	rm -rf bin dist

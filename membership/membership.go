@@ -56,6 +56,9 @@ type Options struct {
 	Units []election.Unit
 	// Local is this host's state to start with.
 	Local Local
+	// Interfaces are the managed interfaces, whose address is preferred as
+	// the gossip address when the config names none.
+	Interfaces []string
 	// Logger gets membership's and memberlist's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -177,6 +180,9 @@ func New(opts Options) (*Membership, error) {
 	mc.BindPort = opts.Gossip.Port
 	mc.AdvertisePort = opts.Gossip.Port
 	mc.AdvertiseAddr = opts.Gossip.Advertise
+	if mc.AdvertiseAddr == "" {
+		mc.AdvertiseAddr = advertiseAddr(mc.BindAddr, opts.Gossip.Peers, opts.Interfaces)
+	}
 	timing.apply(mc)
 	mc.Delegate = delegate{m}
 	mc.Events = events{m}

@@ -132,11 +132,12 @@ func run(ctx context.Context, file string, log *slog.Logger) error {
 		return err
 	}
 	cluster, err := membership.New(membership.Options{
-		Name:   cfg.NodeName,
-		Gossip: cfg.Gossip,
-		Units:  membership.UnitsFromConfig(cfg.VIPs),
-		Local:  membership.Local{MACs: managedMACs(cfg)},
-		Logger: log.With("part", "gossip"),
+		Name:       cfg.NodeName,
+		Gossip:     cfg.Gossip,
+		Units:      membership.UnitsFromConfig(cfg.VIPs),
+		Local:      membership.Local{MACs: managedMACs(cfg)},
+		Interfaces: interfaceNames(cfg),
+		Logger:     log.With("part", "gossip"),
 	})
 	if err != nil {
 		return err
@@ -408,4 +409,12 @@ func managedMACs(cfg *config.Config) []net.HardwareAddr {
 		}
 	}
 	return macs
+}
+
+func interfaceNames(cfg *config.Config) []string {
+	var names []string
+	for _, ifc := range cfg.Interfaces {
+		names = append(names, ifc.Name)
+	}
+	return names
 }
