@@ -117,6 +117,7 @@ func (a *Agent) handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathChecks, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Checks())
 	})
+	mux.HandleFunc("GET "+api.PathDoctor, a.serveDoctor)
 	mux.HandleFunc("POST "+api.PathDrain, rootOnly("drain", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Drain(r.Context(), r.URL.Query().Get("wait") == "true"))
 	}))

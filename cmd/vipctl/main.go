@@ -152,6 +152,7 @@ SEE ALSO
 		newDrainCommand(c),
 		newUndrainCommand(c),
 		newReloadCommand(c),
+		newDoctorCommand(c),
 	)
 	return root
 }
