@@ -75,7 +75,9 @@ func TestLabNginxExampleRunsAsWritten(t *testing.T) {
 		l.writeConfig(h, l.exampleConfig(h, "../../examples/nginx/vipd.yaml"))
 		l.start(h)
 		backends[h.Name()] = l.startFromExample(h, "../../examples/nginx/nginx.conf",
-			func(conf string) []string { return []string{"/usr/sbin/nginx", "-p", dir, "-c", conf, "-g", "daemon off;"} },
+			func(conf string) []string {
+				return []string{"/usr/sbin/nginx", "-p", dir, "-c", conf, "-g", "daemon off;"}
+			},
 			strings.NewReplacer("/run/nginx.pid", filepath.Join(dir, "nginx.pid"),
 				"/var/log/nginx/error.log", filepath.Join(dir, "error.log"), "$hostname", h.Name()))
 	}
