@@ -296,12 +296,14 @@ func boot(t *testing.T, root, work string) *container {
 	}
 	// Wait for the boot to finish; degraded is fine (a minimal root may fail
 	// units that have nothing to do with vipd), and logged.
-	// Until the container's systemd has its bus up, systemctl cannot ask it.
+	// Until the container's systemd has its bus up, systemctl cannot ask
+	// it; until it has made /run/systemd/system, systemctl says "offline".
 	var state string
 	for deadline := time.Now().Add(90 * time.Second); ; {
 		out, _ := c.sh(t, 90*time.Second, "systemctl is-system-running --wait")
 		state = strings.TrimSpace(out)
-		if !strings.Contains(state, "Failed to connect to bus") || time.Now().After(deadline) {
+		booting := state == "" || state == "offline" || strings.Contains(state, "Failed to connect to bus")
+		if !booting || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
