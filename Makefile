@@ -26,7 +26,7 @@ help:
 	@echo "make lint      gofmt, go vet and staticcheck $(STATICCHECK_VERSION)"
 	@echo "make fuzz      run every fuzz target for FUZZTIME (default 60s) each"
 	@echo "make demo      a lab of hosts with the VIP moving between them (root)"
-	@echo "make bench     benchmarks: election, gossip dead detection (more with #9)"
+	@echo "make bench     failover, scale and idle cost side by side with keepalived (root)"
 	@echo "make packages  .deb and .rpm under dist/"
 
 build:
@@ -75,11 +75,13 @@ demo: deps
 	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root for network namespaces: run 'sudo make demo'"; exit 1; }
 	set -o pipefail; VIPD_DEMO=1 $(GO) test -count=1 -run '^TestDemo$$' -v ./cmd/vipd/ | grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS' -e '^ok '
 
-# Benchmarks print figures; they assert nothing. The lab scenarios against
-# keepalived arrive with issue #9.
-bench:
+# Benchmarks print figures; they assert nothing. The lab run writes
+# docs/benchmarks.md, docs/benchmarks.json and docs/failover.png.
+bench: deps
+	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root for network namespaces: run 'sudo make bench'"; exit 1; }
 	$(GO) test ./election/ -run '^$$' -bench . -benchmem
 	$(GO) test ./membership/ -run '^$$' -bench DeadDetection -benchtime 1x
+	VIPD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchmarkVsKeepalived$$' -v ./cmd/vipd/
 
 packages:
 	bash packaging/build.sh $(VERSION) dist
