@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/lab"
+)
+
+// benchPlan says how much of the benchmark to run: the full one for `make
+// bench`, a short one for the smoke test that keeps the harness from rotting.
+type benchPlan struct {
+	Runs         int
+	Systems      []string // keys of benchSystemMakers
+	Scenarios    []benchScenario
+	ScaleVIPs    int // VIPs on the owner in the scale row (0: skip)
+	ScaleRuns    int
+	ConvAgents   int
+	ConvVIPs     int
+	IdleFor      time.Duration
+	IdleVIPs     int
+	IdleSystems  []string
+	OutDir       string
+	PlotScenario string
+}
+
+// benchSystemMakers starts each system in a fresh lab of three hosts with
+// nVIPs VIPs (vipd groups them when asked, so one host owns them all).
+var benchSystemMakers = map[string]func(t *testing.T, nVIPs int, group bool) benchSystem{
+	"vipd default":    func(t *testing.T, n int, g bool) benchSystem { return newVIPDBench(t, "default", n, g) },
+	"vipd fast":       func(t *testing.T, n int, g bool) benchSystem { return newVIPDBench(t, "fast", n, g) },
+	"keepalived 1s":   func(t *testing.T, n int, _ bool) benchSystem { return newKeepalivedBench(t, "1", n) },
+	"keepalived 0.1s": func(t *testing.T, n int, _ bool) benchSystem { return newKeepalivedBench(t, "0.1", n) },
+}
+
+var benchAllSystems = []string{"vipd default", "vipd fast", "keepalived 1s", "keepalived 0.1s"}
+
+// TestBenchmarkVsKeepalived is `sudo make bench`: vipd against keepalived
+// in the same lab, in the same run. It runs only with VIPD_BENCH=1, prints
+// the table and writes docs/benchmarks.{md,json} and docs/failover.png. It
+// asserts no timing. VIPD_BENCH_RUNS changes the number of runs (default 5).
+func TestBenchmarkVsKeepalived(t *testing.T) {
+	if os.Getenv("VIPD_BENCH") != "1" {
+		t.Skip("the benchmark runs with VIPD_BENCH=1 (sudo make bench)")
+	}
+	lab.RequireRoot(t)
+	runs := 5
+	if s := os.Getenv("VIPD_BENCH_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("VIPD_BENCH_RUNS=%q: want a positive number", s)
+		}
+		runs = n
+	}
+	out := os.Getenv("VIPD_BENCH_OUT")
+	if out == "" {
+		out = filepath.Join("..", "..", "docs")
+	}
+	runBench(t, benchPlan{
+		Runs: runs, Systems: benchAllSystems, Scenarios: benchScenarios,
+		ScaleVIPs: 1000, ScaleRuns: runs,
+		ConvAgents: 100, ConvVIPs: 1000,
+		IdleFor: 60 * time.Second, IdleVIPs: 10, IdleSystems: benchAllSystems,
+		OutDir: out,
+	})
+}
+
+// TestBenchSmoke runs the benchmark harness once, small: one run of every
+// scenario for vipd fast and keepalived 0.1s, a 30-VIP scale row, a small
+// convergence and a short idle sample, writing its outputs to a temporary
+// directory. It checks that the harness works, not how fast anything is.
+func TestBenchSmoke(t *testing.T) {
+	lab.RequireRoot(t)
+	if testing.Short() {
+		t.Skip("the benchmark smoke test needs a lab; skipped with -short")
+	}
+	out := t.TempDir()
+	rep := runBench(t, benchPlan{
+		Runs: 1, Systems: []string{"vipd fast", "keepalived 0.1s"}, Scenarios: benchScenarios,
+		ScaleVIPs: 30, ScaleRuns: 1,
+		ConvAgents: 10, ConvVIPs: 100,
+		IdleFor: 3 * time.Second, IdleVIPs: 10, IdleSystems: []string{"vipd fast", "keepalived 0.1s"},
+		OutDir: out,
+	})
+	if t.Failed() {
+		return
+	}
+	for _, f := range []string{"benchmarks.md", "benchmarks.json", "failover.png"} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("the harness wrote no %s: %v", f, err)
+		}
+	}
+	for _, c := range rep.Cells {
+		if len(c.Runs) == 0 {
+			t.Errorf("%s / %s: no run recorded", c.Scenario, c.System)
+		}
+	}
+	if len(rep.Idle) != 2 {
+		t.Errorf("idle rows: %d, want 2", len(rep.Idle))
+	}
+	for _, r := range rep.Idle {
+		if r.RSSMiB <= 0 {
+			t.Errorf("idle row %s: RSS %v MiB, want the daemons' memory", r.System, r.RSSMiB)
+		}
+	}
+	if !rep.Convergence.Agreed {
+		t.Errorf("the simulated agents did not agree: %+v", rep.Convergence)
+	}
+}
+
+// runBench runs the plan, prints the table and writes the outputs.
+func runBench(t *testing.T, plan benchPlan) *benchReport {
+	started := time.Now()
+	rep := newBenchReport(plan)
+	for _, name := range plan.Systems {
+		t.Run(safeName(name), func(t *testing.T) {
+			sys := benchSystemMakers[name](t, 1, false)
+			for _, sc := range plan.Scenarios {
+				for i := range plan.Runs {
+					run, err := runScenario(t, sys, sc)
+					if err != nil {
+						t.Errorf("run %d: %v", i+1, err)
+						if run.Owner == "" {
+							continue
+						}
+					}
+					t.Logf("%s / %s run %d: owner %s gap %.0f ms failed %d answered by %v recovered %v",
+						sc.Key, name, i+1, run.Owner, run.GapMS, run.Failed, run.Bodies, run.Recovered)
+					rep.add(sc, name, run)
+				}
+			}
+		})
+	}
+	if plan.ScaleVIPs > 0 {
+		t.Run("scale", func(t *testing.T) {
+			name := fmt.Sprintf("vipd fast, %d VIPs in one group", plan.ScaleVIPs)
+			sys := newVIPDBench(t, "fast", plan.ScaleVIPs, true)
+			sys.name = name
+			for i := range plan.ScaleRuns {
+				run, err := runScenario(t, sys, benchScenarios[0])
+				if err != nil {
+					t.Errorf("run %d: %v", i+1, err)
+					if run.Owner == "" {
+						continue
+					}
+				}
+				t.Logf("hard crash / %s run %d: gap %.0f ms failed %d answered by %v", name, i+1, run.GapMS, run.Failed, run.Bodies)
+				rep.addScale(run)
+			}
+		})
+	}
+	if plan.ConvAgents > 0 {
+		rep.Convergence = simulateConvergence(plan.ConvAgents, plan.ConvVIPs)
+		t.Logf("convergence: %+v", rep.Convergence)
+	}
+	if plan.IdleFor > 0 {
+		t.Run("idle", func(t *testing.T) {
+			rep.Idle = measureIdle(t, plan.IdleSystems, plan.IdleVIPs, plan.IdleFor)
+		})
+	}
+	rep.finish(time.Since(started))
+	fmt.Print(rep.table())
+	if err := rep.write(plan.OutDir); err != nil {
+		t.Error(err)
+	}
+	return rep
+}
+
+func safeName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == ' ' || c == ',' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
