@@ -230,8 +230,9 @@ func TestTuningIsRestoredAfterCloseAndAfterACrash(t *testing.T) {
 		"/proc/sys/net/ipv4/conf/eth0/rp_filter":    "2",
 		"/proc/sys/net/ipv4/conf/vbr0/arp_ignore":   "1",
 		"/proc/sys/net/ipv4/conf/vbr0/arp_announce": "2",
-		"/sys/class/net/vport0/brport/hairpin_mode": "1",
-		"/sys/class/net/vport0/brport/proxyarp":     "1",
+		// Left off: on a LAN-facing port they break the VIP (see tuner.plan).
+		"/sys/class/net/vport0/brport/hairpin_mode": "0",
+		"/sys/class/net/vport0/brport/proxyarp":     "0",
 	}
 	checkTuned := func(when string) {
 		t.Helper()

@@ -32,10 +32,11 @@ const (
 // Interface is a managed NIC or bridge.
 type Interface struct {
 	Name string
-	// Tuning sets arp_ignore, arp_announce, rp_filter and, on a bridge,
-	// proxy_arp and hairpin on its hardware ports.
+	// Tuning sets arp_ignore, arp_announce and rp_filter. Bridge ports are
+	// left alone (see tuner.plan).
 	Tuning bool
-	// BridgePorts are ports to tune besides the physical NICs of a bridge.
+	// BridgePorts are the ports of a bridge that face the LAN, besides its
+	// physical NICs; vipctl doctor checks them.
 	BridgePorts []string
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -23,18 +22,10 @@ const (
 	rpFilterLoose   = 2
 )
 
-// bridgeOps is what tuning needs from netlink for bridges; tests use a fake.
+// bridgeOps is what restoring needs from netlink for bridge ports whose
+// flags an older vipd recorded; tests use a fake.
 type bridgeOps interface {
-	// bridgePorts returns the ports of name if it is a bridge, with whether
-	// each is a hardware NIC, or nil if name is not a bridge.
-	bridgePorts(name string) ([]bridgePort, error)
-	portFlags(port string) (portFlags, error)
 	setPortFlags(port string, f portFlags) error
-}
-
-type bridgePort struct {
-	name     string
-	hardware bool
 }
 
 // tuner changes kernel settings and records the originals first.
@@ -75,10 +66,8 @@ func (t *tuner) writeSysctl(key, value string) error {
 
 // change is one setting the tuning wants.
 type change struct {
-	sysctl string // a sysctl key, or empty for a bridge port
+	sysctl string // a sysctl key under /proc/sys
 	value  string
-	port   string
-	flags  portFlags
 }
 
 // plan returns the changes interface ifc needs. Effective values are the
@@ -112,16 +101,12 @@ func (t *tuner) plan(ifc Interface) ([]change, error) {
 	} else if v == rpFilterStrict {
 		out = append(out, change{sysctl: conf(ifc.Name, "rp_filter"), value: strconv.Itoa(rpFilterLoose)})
 	}
-	ports, err := t.bridges.bridgePorts(ifc.Name)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range ports {
-		if !p.hardware && !slices.Contains(ifc.BridgePorts, p.name) {
-			continue
-		}
-		out = append(out, change{port: p.name, flags: portFlags{Hairpin: true, ProxyARP: true}})
-	}
+	// Bridge ports are left alone: vipd answers with the bridge's own MAC,
+	// which the bridge delivers without promiscuous mode, and in the lab
+	// proxy_arp on the LAN-facing port stopped the host's own ARP requests
+	// (the bridge floods nothing out of a proxy_arp port) while hairpin
+	// reflected the LAN's broadcasts back to the switch. Flags recorded by
+	// an older vipd are still restored.
 	return out, nil
 }
 
@@ -141,37 +126,20 @@ func (t *tuner) tune(s *state, ifcs []Interface) error {
 		all = append(all, cs...)
 	}
 	for _, c := range all {
-		if c.sysctl != "" {
-			if _, ok := s.Sysctls[c.sysctl]; ok {
-				continue
-			}
-			v, err := t.readSysctl(c.sysctl)
-			if err != nil {
-				return err
-			}
-			s.Sysctls[c.sysctl] = v
+		if _, ok := s.Sysctls[c.sysctl]; ok {
 			continue
 		}
-		if _, ok := s.BridgePorts[c.port]; ok {
-			continue
-		}
-		f, err := t.bridges.portFlags(c.port)
+		v, err := t.readSysctl(c.sysctl)
 		if err != nil {
 			return err
 		}
-		s.BridgePorts[c.port] = f
+		s.Sysctls[c.sysctl] = v
 	}
 	if err := t.store.save(s); err != nil {
 		return fmt.Errorf("record original kernel settings before changing them: %w", err)
 	}
 	for _, c := range all {
-		if c.sysctl != "" {
-			if err := t.writeSysctl(c.sysctl, c.value); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := t.bridges.setPortFlags(c.port, c.flags); err != nil {
+		if err := t.writeSysctl(c.sysctl, c.value); err != nil {
 			return err
 		}
 	}
@@ -205,43 +173,6 @@ func (t *tuner) restore(s *state) error {
 
 // netlinkBridges is bridgeOps on the real kernel.
 type netlinkBridges struct{ sysRoot string }
-
-func (nb netlinkBridges) bridgePorts(name string) ([]bridgePort, error) {
-	br, err := netlink.LinkByName(name)
-	if err != nil {
-		return nil, fmt.Errorf("interface %s: %w", name, err)
-	}
-	if br.Type() != "bridge" {
-		return nil, nil
-	}
-	links, err := netlink.LinkList()
-	if err != nil {
-		return nil, fmt.Errorf("list links: %w", err)
-	}
-	var ports []bridgePort
-	for _, l := range links {
-		if l.Attrs().MasterIndex != br.Attrs().Index {
-			continue
-		}
-		// Physical NICs have a device behind them in sysfs; veths, taps and
-		// other virtual ports do not.
-		_, err := os.Stat(filepath.Join(nb.sysRoot, "class/net", l.Attrs().Name, "device"))
-		ports = append(ports, bridgePort{name: l.Attrs().Name, hardware: err == nil})
-	}
-	return ports, nil
-}
-
-func (nb netlinkBridges) portFlags(port string) (portFlags, error) {
-	l, err := netlink.LinkByName(port)
-	if err != nil {
-		return portFlags{}, fmt.Errorf("bridge port %s: %w", port, err)
-	}
-	p, err := netlink.LinkGetProtinfo(l)
-	if err != nil {
-		return portFlags{}, fmt.Errorf("bridge port %s flags: %w", port, err)
-	}
-	return portFlags{Hairpin: p.Hairpin, ProxyARP: p.ProxyArp}, nil
-}
 
 func (nb netlinkBridges) setPortFlags(port string, f portFlags) error {
 	l, err := netlink.LinkByName(port)

@@ -34,8 +34,12 @@ On this host, read-only, with the rules vipd's own tuning applies:
     arp_ignore below 1, arp_announce below 2 and strict rp_filter (1) are
     problems, whether tuning is off in the config or something changed the
     value after vipd started (the evidence says which)
-  - when a managed interface is a bridge, proxy_arp and hairpin on its
-    hardware ports and on those listed under bridge_ports
+  - when a managed interface is a bridge, proxy_arp or hairpin turned on on
+    the ports that face the LAN (its hardware NICs and those listed under
+    bridge_ports): with proxy_arp on, the bridge floods no broadcast out of
+    the port, so the host's own ARP requests never reach the LAN; with
+    hairpin on, the LAN's broadcasts go back to the LAN. vipd answers with
+    the bridge's own MAC and needs neither, nor promiscuous mode
   - managed VIPs configured on any interface but vipd0, by hand or by another
     tool such as keepalived or kube-vip
   - the config file: it must pass 'vipd check'

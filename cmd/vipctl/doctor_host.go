@@ -193,8 +193,13 @@ func (h hostProbe) checkSysctls(file string, ifc api.ManagedInterface) []api.Fin
 	return out
 }
 
-// checkBridge checks the ports vipd tunes when ifc is a bridge: its
-// hardware NICs and those listed under bridge_ports.
+// checkBridge checks the ports of bridge ifc that face the LAN: its
+// hardware NICs and those listed under bridge_ports. vipd answers for VIPs
+// with the bridge's own MAC, so the bridge delivers that traffic without
+// promiscuous mode; what breaks it are proxy_arp and hairpin on such a port.
+// With proxy_arp on, the bridge floods no broadcast out of the port, so the
+// host's own ARP requests never reach the LAN; with hairpin on, the LAN's
+// broadcasts go back to the LAN and the switch learns MACs on this port.
 func (h hostProbe) checkBridge(file string, ifc api.ManagedInterface) []api.Finding {
 	if !h.exists(h.classNet(ifc.Name, "bridge")) {
 		return nil
@@ -208,7 +213,7 @@ func (h hostProbe) checkBridge(file string, ifc api.ManagedInterface) []api.Find
 		}}
 	}
 	var out []api.Finding
-	var ports, tuned []string
+	var ports []string
 	for _, e := range entries {
 		port := e.Name()
 		ports = append(ports, port)
@@ -216,35 +221,37 @@ func (h hostProbe) checkBridge(file string, ifc api.ManagedInterface) []api.Find
 		if !hardware && !slices.Contains(ifc.BridgePorts, port) {
 			continue
 		}
-		tuned = append(tuned, port)
-		var off, evidence []string
+		var on, evidence []string
 		for _, flag := range []struct{ name, file string }{{"proxy_arp", "proxyarp"}, {"hairpin", "hairpin_mode"}} {
 			path := h.classNet(port, "brport", flag.file)
 			v, err := h.readInt(path)
 			if err != nil {
-				evidence = append(evidence, err.Error())
-				off = append(off, flag.name)
 				continue
 			}
 			evidence = append(evidence, fmt.Sprintf("%s=%d", path, v))
-			if v == 0 {
-				off = append(off, flag.name)
+			if v != 0 {
+				on = append(on, flag.name)
 			}
 		}
-		if len(off) == 0 {
+		if len(on) == 0 {
 			continue
 		}
-		kind := "hardware port"
+		kind := "hardware port " + port
 		if !hardware {
 			kind = "port " + port + " (listed in bridge_ports)"
-		} else {
-			kind += " " + port
+		}
+		var why []string
+		if slices.Contains(on, "proxy_arp") {
+			why = append(why, "with proxy_arp on the bridge floods no broadcast out of it, so this host's own ARP requests never reach the LAN and VIP traffic gets no reply")
+		}
+		if slices.Contains(on, "hairpin") {
+			why = append(why, "with hairpin on the LAN's broadcasts go back to the LAN and the switch learns their MACs on this port")
 		}
 		out = append(out, api.Finding{
 			Severity: api.SeverityError, Check: "bridge-port", Subject: port,
-			Problem:  fmt.Sprintf("bridge %s's %s has %s off, so the bridge may drop ARP replies and VIP traffic between the LAN and vipd", ifc.Name, kind, strings.Join(off, " and ")),
-			Evidence: strings.Join(evidence, ", ") + "; " + tuningNote(ifc),
-			Fix:      tuningFix(file, ifc, "ip link set dev "+port+" type bridge_slave proxy_arp on hairpin on"),
+			Problem:  fmt.Sprintf("bridge %s's %s faces the LAN with %s on: %s", ifc.Name, kind, strings.Join(on, " and "), strings.Join(why, "; ")),
+			Evidence: strings.Join(evidence, ", "),
+			Fix:      "run 'ip link set dev " + port + " type bridge_slave proxy_arp off hairpin off' and remove what turns them on; vipd answers with the bridge's own MAC and needs neither, nor promiscuous mode",
 		})
 	}
 	for _, p := range ifc.BridgePorts {
@@ -256,14 +263,6 @@ func (h hostProbe) checkBridge(file string, ifc api.ManagedInterface) []api.Find
 				Fix:      fmt.Sprintf("list the port that faces the LAN under bridge_ports of %s in %s", ifc.Name, file),
 			})
 		}
-	}
-	if len(tuned) == 0 && len(ports) > 0 {
-		out = append(out, api.Finding{
-			Severity: api.SeverityWarning, Check: "bridge-port", Subject: ifc.Name,
-			Problem:  fmt.Sprintf("bridge %s has no port that vipd knows faces the LAN, so none gets proxy_arp and hairpin", ifc.Name),
-			Evidence: fmt.Sprintf("ports %s, none a hardware NIC nor listed in bridge_ports", strings.Join(ports, ", ")),
-			Fix:      fmt.Sprintf("list the port that faces the LAN under bridge_ports of %s in %s and restart vipd", ifc.Name, file),
-		})
 	}
 	return out
 }

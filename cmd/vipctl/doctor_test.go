@@ -106,7 +106,9 @@ func TestDoctorBridgePorts(t *testing.T) {
 		f.write("sys/class/net/"+p+"/brport/hairpin_mode", "0")
 	}
 	f.mkdir("sys/class/net/eth1/device") // hardware
+	f.write("sys/class/net/eth1/brport/proxyarp", "1")
 	f.write("sys/class/net/veth0/brport/hairpin_mode", "1")
+	f.write("sys/class/net/tap0/brport/proxyarp", "1")
 	ifc := api.ManagedInterface{Name: "br0", Tuning: false, BridgePorts: []string{"veth0", "eth7"}}
 	got := f.probe().checkInterfaces("/etc/vipd.yaml", []api.ManagedInterface{ifc})
 	var checks []string
@@ -117,10 +119,14 @@ func TestDoctorBridgePorts(t *testing.T) {
 	if strings.Join(checks, ",") != want {
 		t.Fatalf("got %v, want %s\n%s", checks, want, lineList(got))
 	}
-	if !strings.Contains(got[1].Problem, "has proxy_arp off") || strings.Contains(got[1].Problem, "hairpin") {
+	if !strings.Contains(got[0].Problem, "faces the LAN with proxy_arp on") || strings.Contains(got[0].Problem, "hairpin") {
+		t.Errorf("eth1: %s", got[0].Problem)
+	}
+	if !strings.Contains(got[1].Problem, "faces the LAN with hairpin on") || strings.Contains(got[1].Problem, "proxy_arp") {
 		t.Errorf("veth0: %s", got[1].Problem)
 	}
-	// tap0 is neither hardware nor listed: not checked.
+	// tap0 is neither hardware nor listed (a VM's port, where proxy_arp
+	// may be wanted): not checked.
 	for _, g := range got {
 		if g.Subject == "tap0" {
 			t.Errorf("tap0 checked: %+v", g)
