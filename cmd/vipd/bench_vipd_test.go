@@ -80,10 +80,6 @@ func benchVIPAddrs(n int) []string {
 }
 
 func (b *vipdBench) config(h *lab.Node) string {
-	var peers []string
-	for _, p := range b.lab.Hosts() {
-		peers = append(peers, p.IPv4().String())
-	}
 	var vips strings.Builder
 	for i, addr := range benchVIPAddrs(b.vips) {
 		name := "web"
@@ -95,34 +91,7 @@ func (b *vipdBench) config(h *lab.Node) string {
 			vips.WriteString("    group: bulk\n")
 		}
 	}
-	return fmt.Sprintf(`node_name: %s
-state_dir: %s
-drain_timeout: 5s
-gossip:
-  bind: %s
-  peers: [%s]
-  key_file: %s
-  profile: %s
-announce:
-  refresh: 2s
-interfaces:
-  - name: eth0
-checks:
-  web:
-    type: http
-    url: http://127.0.0.1:%d/
-    interval: 100ms
-    timeout: 90ms
-    rise: 2
-    fall: 2
-vips:
-%scontrol:
-  socket: %s
-  group: ""
-metrics:
-  listen: %s:9469
-`, h.Name(), filepath.Join(b.hostDir(h), "state"), h.IPv4(), strings.Join(peers, ", "),
-		filepath.Join(b.dir, "gossip.key"), b.profile, webPort, vips.String(), b.socket(h), h.IPv4())
+	return b.configWith(h, b.profile, vips.String())
 }
 
 func (b *vipdBench) Name() string       { return b.name }

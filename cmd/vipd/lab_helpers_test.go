@@ -88,6 +88,12 @@ func (l *vipdLab) socket(h *lab.Node) string { return filepath.Join(l.hostDir(h)
 // node name, the gossip address and the paths that must differ on one
 // machine.
 func (l *vipdLab) config(h *lab.Node) string {
+	vips := fmt.Sprintf("  - name: web\n    address: %s\n    checks: [web]\n  - name: web6\n    address: %q\n    checks: [web]\n", vip4, vip6)
+	return l.configWith(h, "fast", vips) + l.extra
+}
+
+// configWith is config with a gossip profile and the vips: list items.
+func (l *vipdLab) configWith(h *lab.Node, profile, vips string) string {
 	var peers []string
 	for _, p := range l.lab.Hosts() {
 		peers = append(peers, p.IPv4().String())
@@ -99,7 +105,7 @@ gossip:
   bind: %s
   peers: [%s]
   key_file: %s
-  profile: fast
+  profile: %s
 announce:
   refresh: 2s
 interfaces:
@@ -113,19 +119,13 @@ checks:
     rise: 2
     fall: 2
 vips:
-  - name: web
-    address: %s
-    checks: [web]
-  - name: web6
-    address: "%s"
-    checks: [web]
-control:
+%scontrol:
   socket: %s
   group: ""
 metrics:
   listen: %s:9469
-%s`, h.Name(), filepath.Join(l.hostDir(h), "state"), h.IPv4(), strings.Join(peers, ", "),
-		filepath.Join(l.dir, "gossip.key"), webPort, vip4, vip6, l.socket(h), h.IPv4(), l.extra)
+`, h.Name(), filepath.Join(l.hostDir(h), "state"), h.IPv4(), strings.Join(peers, ", "),
+		filepath.Join(l.dir, "gossip.key"), profile, webPort, vips, l.socket(h), h.IPv4())
 }
 
 func (l *vipdLab) writeConfig(h *lab.Node, yaml string) {
