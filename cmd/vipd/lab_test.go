@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,9 +185,17 @@ func TestLabReload(t *testing.T) {
 	}
 
 	probe := lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
-	for _, host := range l.lab.Hosts() {
+	for i, host := range l.lab.Hosts() {
 		cfg := strings.Replace(l.config(host), "control:", "  - name: api\n    address: 192.0.2.201\n    checks: [web]\ncontrol:", 1)
 		l.writeConfig(host, cfg)
+		if i == 0 {
+			// SIGHUP, as systemctl reload sends; `ip netns exec` execs
+			// vipd, so the process lab started is vipd itself.
+			if err := syscall.Kill(l.vipd[host.Name()].Pid(), syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		if out, err := l.vipctl(host, "reload"); err != nil {
 			t.Fatalf("reload on %s: %v\n%s", host.Name(), err, out)
 		}
