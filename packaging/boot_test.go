@@ -415,6 +415,20 @@ func (c *container) journal(t *testing.T) string {
 }
 
 // waitJournal waits for the unit's journal to contain want.
+// loadedAt is when the running vipd loaded its config, as vipctl reports.
+func (c *container) loadedAt(t *testing.T) string {
+	t.Helper()
+	out, err := c.sh(t, 10*time.Second, "vipctl status --json")
+	if err != nil {
+		t.Fatalf("vipctl status --json: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`"loaded_at": "([^"]+)"`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no loaded_at in vipctl status --json:\n%s", out)
+	}
+	return m[1]
+}
+
 func (c *container) waitJournal(t *testing.T, want string, timeout time.Duration) bool {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -489,13 +503,18 @@ func (c *container) install(t *testing.T, deb1, deb2 string) {
 		t.Logf("vipctl status:\n%s", out)
 	}
 
-	// Reload.
+	// Reload: the daemon reports the time it loaded its config; a reload
+	// must move it. (Its log line is not asserted: the container's journal
+	// has been seen to miss the main process's lines.)
 	pid := c.mainPID(t)
+	loaded := c.loadedAt(t)
 	if code, out := c.exitCode(t, "systemctl reload vipd"); code != 0 {
 		t.Fatalf("systemctl reload vipd: exit %d\n%s\n%s", code, out, c.journal(t))
 	}
-	if !c.waitJournal(t, "reload done", 10*time.Second) {
-		t.Errorf("no \"reload done\" in the journal after systemctl reload vipd:\n%s", c.journal(t))
+	for deadline := time.Now().Add(10 * time.Second); c.loadedAt(t) == loaded; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("vipd still runs the config loaded at %s after systemctl reload vipd:\n%s", loaded, c.journal(t))
+		}
 	}
 	if now := c.mainPID(t); now != pid {
 		t.Errorf("systemctl reload restarted vipd: MainPID %s -> %s", pid, now)
