@@ -11,6 +11,7 @@ import (
 	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
+	"github.com/vipd/vipd/health"
 	"github.com/vipd/vipd/membership"
 )
 
@@ -68,6 +69,7 @@ type Agent struct {
 	vips      map[string]vipRecord // by VIP name
 	conflicts map[string]conflict  // by VIP address
 	decisions election.Decisions
+	units     map[string]health.UnitStatus // the last health reading, by unit
 	converged bool
 	// clusterMACs is the members' MACs last given to the announcer, joined.
 	clusterMACs string

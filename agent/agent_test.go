@@ -316,3 +316,19 @@ func TestConflictEventShowsInStatus(t *testing.T) {
 		return st.State == api.StateConflict && strings.Contains(st.Reason, "02:00:00:00:00:99")
 	})
 }
+
+func TestReloadRefusesWhatNeedsARestart(t *testing.T) {
+	c := newCluster(t, "h1")
+	n := c.nodes["h1"]
+	c.agreedOwner("web")
+	if err := os.WriteFile(n.file, []byte("state_dir: /tmp/elsewhere\n"+clusterYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := n.agent.Reload(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "state_dir cannot change on reload") {
+		t.Fatalf("reload changing state_dir: %v, want a restart asked for", err)
+	}
+	if got := n.agent.Config().StateDir; got == "/tmp/elsewhere" {
+		t.Errorf("the refused config was applied: state_dir %s", got)
+	}
+}

@@ -130,9 +130,21 @@ type fakeChecks struct {
 func newFakeChecks(cfg *config.Config) *fakeChecks {
 	c := &fakeChecks{changed: make(chan struct{}, 1)}
 	for _, u := range membership.UnitsFromConfig(cfg.VIPs) {
-		c.units = append(c.units, health.UnitStatus{Unit: u.Key, Eligible: true})
+		c.units = append(c.units, health.UnitStatus{Unit: u.Key, Checks: checksOf(cfg, u.Key), Eligible: true})
 	}
 	return c
+}
+
+// checksOf lists the checks of unit's VIPs, as health.Set does.
+func checksOf(cfg *config.Config, unit string) []string {
+	var names []string
+	for _, v := range cfg.VIPs {
+		if v.Unit() == unit {
+			names = append(names, v.Checks...)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 func (c *fakeChecks) set(unit string, eligible bool, reason string) {
@@ -166,7 +178,7 @@ func (c *fakeChecks) Apply(cfg *config.Config) error {
 	}
 	for _, u := range membership.UnitsFromConfig(cfg.VIPs) {
 		if !have[u.Key] {
-			c.units = append(c.units, health.UnitStatus{Unit: u.Key, Eligible: true})
+			c.units = append(c.units, health.UnitStatus{Unit: u.Key, Checks: checksOf(cfg, u.Key), Eligible: true})
 		}
 	}
 	return nil

@@ -27,7 +27,7 @@ func (h *handoff) desired(self string, view election.View, ds election.Decisions
 			want[d.Key] = struct{}{}
 			continue
 		}
-		if !holds.Has(d.Key) || !passing.Has(d.Key) || !h.canServe(self, d) {
+		if !holds.Has(d.Key) || !passing.Has(d.Key) || !canServe(self, d) {
 			continue
 		}
 		if d.Owner != "" && ownerHolds(view, d.Owner, d.Key) {
@@ -49,7 +49,7 @@ func (h *handoff) desired(self string, view election.View, ds election.Decisions
 // canServe reports whether election rules this host out of the unit only
 // because it is drained or another host won: a host whose config differs or
 // whose node list leaves it out must let go at once.
-func (h *handoff) canServe(self string, d election.Decision) bool {
+func canServe(self string, d election.Decision) bool {
 	for _, s := range d.Hosts {
 		if s.Host != self {
 			continue

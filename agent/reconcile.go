@@ -11,20 +11,19 @@ import (
 	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
+	"github.com/vipd/vipd/health"
 )
 
 // reconcile runs one pass: decide, announce what this host should, publish
 // what it holds, and record each VIP's state.
 func (a *Agent) reconcile(ctx context.Context) {
 	now := a.opts.Clock.Now()
-	units := a.opts.Checks.Units()
+	units := map[string]health.UnitStatus{}
 	passing := election.NewKeySet()
-	checkReasons := map[string]string{}
-	for _, u := range units {
+	for _, u := range a.opts.Checks.Units() {
+		units[u.Unit] = u
 		if u.Eligible {
 			passing[u.Unit] = struct{}{}
-		} else {
-			checkReasons[u.Unit] = u.Reason
 		}
 	}
 
@@ -57,7 +56,8 @@ func (a *Agent) reconcile(ctx context.Context) {
 	a.holds = want
 	a.decisions = ds
 	a.publish.set(a.membershipLocal(passing))
-	a.recordStates(cfg, ds, checkReasons, now)
+	a.units = units
+	a.recordStates(cfg, ds, now)
 	a.lastReconcile = a.opts.Clock.Now()
 	if !a.converged && a.opts.Cluster.Settled() {
 		a.converged = true
@@ -123,17 +123,14 @@ func diff(before, after election.KeySet) (gained, lost []string) {
 
 // recordStates updates each VIP's state, and logs, counts and notifies
 // every change.
-func (a *Agent) recordStates(cfg *config.Config, ds election.Decisions, checkReasons map[string]string, now time.Time) {
+func (a *Agent) recordStates(cfg *config.Config, ds election.Decisions, now time.Time) {
 	seen := map[string]bool{}
 	for _, v := range cfg.VIPs {
 		seen[v.Name] = true
 		d, _ := ds.Lookup(v.Unit())
-		f := unitFacts{
-			announced:   a.holds.Has(v.Unit()),
-			checkReason: checkReasons[v.Unit()],
-			conflict:    a.conflictFor(v, now),
-			checks:      unitChecks(cfg, v.Unit()),
-		}
+		f := a.factsLocked(v.Unit())
+		f.announced = a.holds.Has(v.Unit())
+		f.conflict = a.conflictFor(v, now)
 		state, reason := vipState(cfg.NodeName, d, f)
 		old, had := a.vips[v.Name]
 		if had && old.state == state && old.owner == d.Owner {
@@ -180,16 +177,14 @@ func (a *Agent) logTransition(v config.VIP, from, to, owner, reason string) {
 	level("VIP state changed", "vip", v.Name, "address", v.Address.Addr().String(), "from", from, "to", to, "owner", orNobody(owner), "reason", reason)
 }
 
-// unitChecks returns the sorted names of the checks of every VIP in unit.
-func unitChecks(cfg *config.Config, unit string) []string {
-	var names []string
-	for _, v := range cfg.VIPs {
-		if v.Unit() == unit {
-			names = append(names, v.Checks...)
-		}
+// factsLocked is what the last health reading says about unit.
+func (a *Agent) factsLocked(unit string) unitFacts {
+	u := a.units[unit]
+	f := unitFacts{checks: u.Checks}
+	if !u.Eligible {
+		f.checkReason = u.Reason
 	}
-	slices.Sort(names)
-	return slices.Compact(names)
+	return f
 }
 
 // shareClusterMACs tells the announcer every member's MACs when they

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/config"
@@ -29,8 +30,10 @@ type reloadOutcome struct {
 func (a *Agent) Reload(ctx context.Context) (api.ReloadResult, error) {
 	res := api.ReloadResult{File: a.opts.File}
 	cfg, err := a.opts.Load(a.opts.File)
-	if err == nil && cfg.NodeName != a.Config().NodeName {
-		err = fmt.Errorf("%s: node_name changed from %q to %q; restart vipd to rename a host", a.opts.File, a.Config().NodeName, cfg.NodeName)
+	if err == nil {
+		if keys := config.RestartNeeded(a.Config(), cfg); len(keys) > 0 {
+			err = fmt.Errorf("%s: %s cannot change on reload; restart vipd ('systemctl restart vipd') to apply them", a.opts.File, strings.Join(keys, ", "))
+		}
 	}
 	if err == nil && a.opts.OnReload != nil {
 		err = a.opts.OnReload(cfg)

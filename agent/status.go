@@ -21,7 +21,7 @@ func (a *Agent) statusLocked() api.Status {
 	for _, v := range cfg.VIPs {
 		rec := a.vips[v.Name]
 		d, _ := a.decisions.Lookup(v.Unit())
-		f := unitFacts{checkReason: a.checkReasonLocked(v.Unit()), checks: unitChecks(cfg, v.Unit())}
+		f := a.factsLocked(v.Unit())
 		vs := api.VIPStatus{
 			Name:      v.Name,
 			Address:   v.Address.Addr().String(),
@@ -42,15 +42,6 @@ func (a *Agent) statusLocked() api.Status {
 		st.VIPs = append(st.VIPs, vs)
 	}
 	return st
-}
-
-func (a *Agent) checkReasonLocked(unit string) string {
-	for _, u := range a.opts.Checks.Units() {
-		if u.Unit == unit && !u.Eligible {
-			return u.Reason
-		}
-	}
-	return ""
 }
 
 // Members returns the gossip cluster's hosts for `vipctl members`.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -207,12 +208,7 @@ func (l *vipdLab) agreedOwner(vip string, not ...string) string {
 	var owner string
 	lab.Eventually(l.t, 20*time.Second, func() error {
 		owner = ""
-		for name := range l.vipd {
-			st, err := l.status(l.host(name))
-			if err != nil {
-				return err
-			}
-			v := vipOf(st, vip)
+		return l.eachVIPStatus(vip, func(name string, v api.VIPStatus) error {
 			if v.Owner == "" {
 				return fmt.Errorf("%s: %s has no owner (%s: %s)", name, vip, v.State, v.Reason)
 			}
@@ -223,15 +219,28 @@ func (l *vipdLab) agreedOwner(vip string, not ...string) string {
 			if name == owner && v.State != api.StateOwner {
 				return fmt.Errorf("%s is named owner of %s but says %s (%s)", name, vip, v.State, v.Reason)
 			}
-		}
-		for _, n := range not {
-			if owner == n {
-				return fmt.Errorf("%s is still owned by %s", vip, n)
+			if slices.Contains(not, owner) {
+				return fmt.Errorf("%s is still owned by %s", vip, owner)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	return owner
+}
+
+// eachVIPStatus calls check with vip's status on every running host, and
+// returns the first error.
+func (l *vipdLab) eachVIPStatus(vip string, check func(host string, v api.VIPStatus) error) error {
+	for name := range l.vipd {
+		st, err := l.status(l.host(name))
+		if err != nil {
+			return err
+		}
+		if err := check(name, vipOf(st, vip)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // answersFrom waits until the client gets the VIP's page from host.

@@ -55,16 +55,14 @@ func TestLabBackendFailureMovesTheVIPAndStatusSaysWhy(t *testing.T) {
 
 	// Every host says why the old owner is out; the old owner names its check.
 	lab.Eventually(t, 10*time.Second, func() error {
-		for name := range l.vipd {
-			st, err := l.status(l.host(name))
-			if err != nil {
-				return err
-			}
-			v := vipOf(st, "web")
-			row := hostRow(v, owner)
-			if row.Eligible || !strings.Contains(row.Reason, "check") {
+		err := l.eachVIPStatus("web", func(name string, v api.VIPStatus) error {
+			if row := hostRow(v, owner); row.Eligible || !strings.Contains(row.Reason, "check") {
 				return errorf("%s's status on %s: %+v, want not eligible because of its checks", owner, name, row)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		st, err := l.status(l.host(owner))
 		if err != nil {
@@ -84,12 +82,7 @@ func TestLabBackendFailureMovesTheVIPAndStatusSaysWhy(t *testing.T) {
 		}
 	}
 	lab.Eventually(t, 10*time.Second, func() error {
-		for name := range l.vipd {
-			st, err := l.status(l.host(name))
-			if err != nil {
-				return err
-			}
-			v := vipOf(st, "web")
+		return l.eachVIPStatus("web", func(name string, v api.VIPStatus) error {
 			if v.State != api.StateNoOwner || !strings.HasPrefix(v.Reason, "checks failing on every host") {
 				return errorf("web on %s: %s: %s; want no-owner because checks fail everywhere", name, v.State, v.Reason)
 			}
@@ -98,8 +91,8 @@ func TestLabBackendFailureMovesTheVIPAndStatusSaysWhy(t *testing.T) {
 					return errorf("web on %s: host row %+v has no reason", name, h)
 				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if macs := l.arpMACs(vip4); len(macs) != 0 {
 		t.Errorf("with every backend down, ARP for %s answered by %v; want nobody", vip4, macs)

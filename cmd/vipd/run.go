@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"reflect"
-	"strings"
 	"syscall"
 	"time"
 
@@ -157,8 +155,7 @@ func run(ctx context.Context, file string, log *slog.Logger) error {
 	}
 	joinPeers(ctx, cluster, cfg.Gossip.Peers, log)
 
-	var a *agent.Agent
-	a = agent.New(agent.Options{
+	a := agent.New(agent.Options{
 		File:      file,
 		Config:    cfg,
 		Cluster:   cluster,
@@ -166,10 +163,7 @@ func run(ctx context.Context, file string, log *slog.Logger) error {
 		Announcer: ann,
 		MACs:      macs,
 		OnReload: func(next *config.Config) error {
-			if err := needsRestart(a.Config(), next); err != nil {
-				return err
-			}
-			return reloadKeys(cluster, a.Config().Gossip, next.Gossip)
+			return reloadKeys(cluster, next.Gossip)
 		},
 		Logger:  log,
 		Version: version,
@@ -249,32 +243,8 @@ func reloadOnSignal(a *agent.Agent, log *slog.Logger) {
 	}
 }
 
-// needsRestart refuses a reload that changes what vipd set up at start.
-func needsRestart(old, next *config.Config) error {
-	var changed []string
-	if !reflect.DeepEqual(old.Interfaces, next.Interfaces) {
-		changed = append(changed, "interfaces")
-	}
-	if old.StateDir != next.StateDir {
-		changed = append(changed, "state_dir")
-	}
-	if old.Control != next.Control {
-		changed = append(changed, "control")
-	}
-	if old.Metrics != next.Metrics {
-		changed = append(changed, "metrics")
-	}
-	if old.Gossip.Insecure != next.Gossip.Insecure || old.Gossip.Port != next.Gossip.Port || old.Gossip.Bind != next.Gossip.Bind || old.Gossip.Profile != next.Gossip.Profile {
-		changed = append(changed, "gossip.bind, port, insecure or profile")
-	}
-	if len(changed) > 0 {
-		return fmt.Errorf("%s cannot change on reload: restart vipd ('systemctl restart vipd') to apply them", strings.Join(changed, ", "))
-	}
-	return nil
-}
-
 // reloadKeys switches gossip keys when the key file or its content changed.
-func reloadKeys(cluster *membership.Membership, old, next config.Gossip) error {
+func reloadKeys(cluster *membership.Membership, next config.Gossip) error {
 	if next.Insecure {
 		return nil
 	}
