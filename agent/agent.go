@@ -8,15 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/announcer"
 	"github.com/vipd/vipd/config"
-	"github.com/vipd/vipd/election"
-	"github.com/vipd/vipd/health"
-	"github.com/vipd/vipd/membership"
 )
-
-// resync is how often the agent reconciles when nothing tells it to.
-const resync = time.Second
 
 // Options are what New needs.
 type Options struct {
@@ -45,7 +39,8 @@ type Options struct {
 	Metrics *Metrics
 }
 
-// Agent is one host's reconcile loop and its state.
+// Agent runs one host's Machine: it gathers inputs, steps, and carries out
+// each plan. It serves status from the machine's state.
 type Agent struct {
 	opts Options
 	log  *slog.Logger
@@ -54,43 +49,22 @@ type Agent struct {
 	reloads chan reloadRequest
 	notify  *notifier
 	publish *publisher
+	drains  drainStore
 
 	mu        sync.Mutex
+	machine   *Machine
 	cfg       *config.Config
 	loadedAt  time.Time
 	reloadErr string
-	drained   bool
-	holds     election.KeySet // units announced now
-	everHeld  election.KeySet // units any host was seen holding
-	handoff   handoff
-	settle    settler
-	// wakeAt is when a held-back first claim settles; zero if none waits.
-	wakeAt    time.Time
-	vips      map[string]vipRecord // by VIP name
-	conflicts map[string]conflict  // by VIP address
-	decisions election.Decisions
-	units     map[string]health.UnitStatus // the last health reading, by unit
-	converged bool
-	// clusterMACs is the members' MACs last given to the announcer, joined.
-	clusterMACs string
-	// lastReconcile is when the loop last finished a pass.
-	lastReconcile time.Time
-	ready         chan struct{} // closed once converged
-	// changed gets a token after every reconcile, for waiters.
+	// lastStep is when the loop last finished a step.
+	lastStep time.Time
+	ready    chan struct{} // closed once the machine has acted on a settled view
+	// changed gets a token after every step, for waiters.
 	changed chan struct{}
 }
 
-type vipRecord struct {
-	state, owner, reason string
-	since                time.Time
-}
-
-type conflict struct {
-	text string
-	at   time.Time
-}
-
-// New returns an agent; it does nothing before Run.
+// New returns an agent; it does nothing before Run. A drain recorded in
+// the config's state_dir by an earlier run is still in force.
 func New(opts Options) *Agent {
 	if opts.Clock == nil {
 		opts.Clock = systemClock{}
@@ -102,26 +76,28 @@ func New(opts Options) *Agent {
 		opts.Load = config.Load
 	}
 	a := &Agent{
-		opts:      opts,
-		log:       opts.Logger,
-		kick:      make(chan struct{}, 1),
-		reloads:   make(chan reloadRequest),
-		cfg:       opts.Config,
-		loadedAt:  opts.Clock.Now(),
-		holds:     election.NewKeySet(),
-		everHeld:  election.NewKeySet(),
-		vips:      map[string]vipRecord{},
-		conflicts: map[string]conflict{},
-		ready:     make(chan struct{}),
-		changed:   make(chan struct{}, 1),
+		opts:     opts,
+		log:      opts.Logger,
+		kick:     make(chan struct{}, 1),
+		reloads:  make(chan reloadRequest),
+		drains:   drainStore{dir: opts.Config.StateDir},
+		machine:  NewMachine(opts.Config.NodeName, opts.MACs),
+		cfg:      opts.Config,
+		loadedAt: opts.Clock.Now(),
+		ready:    make(chan struct{}),
+		changed:  make(chan struct{}, 1),
+	}
+	if since, ok := a.drains.load(a.log); ok {
+		a.machine.SetDrained(true, since)
+		a.log.Warn("this host is drained since an earlier run and takes no VIP; run 'vipctl undrain' to put it back in service", "since", since.Format(time.RFC3339))
 	}
 	a.notify = newNotifier(opts.Logger)
 	a.publish = newPublisher(opts.Cluster, opts.Logger)
 	return a
 }
 
-// Run reconciles until ctx ends. It does not withdraw the VIPs this host
-// holds when it returns: call Drain first for a make-before-break stop.
+// Run steps until ctx ends. It does not withdraw the VIPs this host holds
+// when it returns: call Drain first for a make-before-break stop.
 func (a *Agent) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -129,31 +105,32 @@ func (a *Agent) Run(ctx context.Context) {
 	defer cancel()
 	wg.Go(func() { a.publish.run(ctx) })
 	wg.Go(func() { a.notify.run(ctx) })
+	var events []announcer.Event
 	for {
-		a.reconcile(ctx)
+		wake := a.step(ctx, events)
+		events = events[:0]
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.opts.Cluster.Changes():
 		case <-a.opts.Checks.Changed():
 		case ev := <-a.opts.Announcer.Events():
-			a.noteEvent(ev)
+			events = append(events, ev)
+			events = drainEvents(a.opts.Announcer.Events(), events)
 		case <-a.kick:
 		case req := <-a.reloads:
 			req.done <- a.switchConfig(req.cfg)
-		case <-a.opts.Clock.After(a.nextWait()):
+		case <-a.opts.Clock.After(a.sleepFor(wake)):
 		}
 	}
 }
 
-// nextWait is how long the loop may sleep when nothing happens.
-func (a *Agent) nextWait() time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.wakeAt.IsZero() {
+// sleepFor is how long the loop may sleep when nothing happens.
+func (a *Agent) sleepFor(wake time.Time) time.Duration {
+	if wake.IsZero() {
 		return resync
 	}
-	return min(resync, max(a.wakeAt.Sub(a.opts.Clock.Now()), time.Millisecond))
+	return min(resync, max(wake.Sub(a.opts.Clock.Now()), time.Millisecond))
 }
 
 // Ready is closed once this host has a settled view of the cluster and has
@@ -172,48 +149,4 @@ func (a *Agent) Config() *config.Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.cfg
-}
-
-func (a *Agent) noteEvent(ev Event) {
-	if ev.At.IsZero() {
-		ev.At = a.opts.Clock.Now()
-	}
-	switch ev.Kind {
-	case ForeignMAC:
-		text := "MAC " + ev.MAC + " also answers for " + ev.VIP + " on " + ev.Interface
-		a.log.Error("conflict: another machine answers for a VIP; find the host with that MAC and remove the address from it",
-			"vip", ev.VIP, "mac", ev.MAC, "interface", ev.Interface)
-		a.setConflict(ev.VIP, text, ev.At)
-	case ForeignAddress:
-		text := ev.VIP + " is also configured on " + ev.Interface + " of this host"
-		a.log.Error("conflict: a VIP is on a host interface that vipd does not manage; remove it with 'ip addr del'",
-			"vip", ev.VIP, "interface", ev.Interface)
-		a.setConflict(ev.VIP, text, ev.At)
-	case LinkDown:
-		a.log.Warn("managed interface is down; this host cannot announce until it comes back", "interface", ev.Interface)
-	case LinkUp:
-		a.log.Info("managed interface is up", "interface", ev.Interface)
-	}
-	a.opts.Metrics.event(ev)
-}
-
-// conflictHold is how long a conflict stays in status after it was last seen.
-const conflictHold = time.Minute
-
-func (a *Agent) setConflict(vip, text string, at time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.conflicts[vip] = conflict{text: text, at: at}
-}
-
-// membershipLocal is what this host gossips about itself.
-func (a *Agent) membershipLocal(passing election.KeySet) membership.Local {
-	return membership.Local{Drained: a.drained, Passing: passing, Holds: a.holds, MACs: a.opts.MACs}
-}
-
-// snapshot returns the status as the control API shows it.
-func (a *Agent) Status() api.Status {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.statusLocked()
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/vipd/vipd/announcer"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
 	"github.com/vipd/vipd/health"
@@ -44,8 +45,8 @@ type Announcer interface {
 	// packets for the VIPs it did not answer for before. Fresh lists VIPs
 	// no host held before, which may be probed for a foreign holder first.
 	Apply(ctx context.Context, owned []config.VIP, fresh []string) error
-	// Events reports conflicts and link changes.
-	Events() <-chan Event
+	// Events reports conflicts, members heard answering, and link changes.
+	Events() <-chan announcer.Event
 	// Manage sets every VIP of the config after a reload: their addresses
 	// and the conflict watch follow.
 	Manage(vips []config.VIP) error
@@ -54,30 +55,8 @@ type Announcer interface {
 	SetClusterMACs(macs []net.HardwareAddr)
 }
 
-// Event is something the announcer saw on the wire or on a link.
-type Event struct {
-	Kind EventKind
-	// VIP is the address concerned, or invalid for link events.
-	VIP string
-	// MAC is the foreign hardware address that claims the VIP, if any.
-	MAC string
-	// Interface is where it was seen.
-	Interface string
-	At        time.Time
-}
-
-// EventKind is the type of an Event.
-type EventKind int
-
-// Kinds of Event.
-const (
-	ForeignMAC     EventKind = iota + 1 // another MAC answers for a VIP
-	ForeignAddress                      // a VIP is on an interface other than vipd0
-	LinkDown
-	LinkUp
-)
-
-// Clock is the time the agent reads; tests use a fake.
+// Clock is the time the agent's loop reads; the step itself gets the time
+// as an input.
 type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time

@@ -2,136 +2,74 @@ package agent
 
 import (
 	"context"
-	"maps"
 	"net"
 	"slices"
 	"sync"
-	"testing"
 	"time"
 
+	"github.com/vipd/vipd/announcer"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/election"
 	"github.com/vipd/vipd/health"
 	"github.com/vipd/vipd/membership"
 )
 
-// world is a cluster with perfect, instant gossip: every host's SetLocal is
-// seen by all at once. It lets agent tests run several agents with no
-// network and no root.
-type world struct {
-	mu    sync.Mutex
-	units []election.Unit
-	hosts map[string]*fakeHost
-}
-
-type fakeHost struct {
+// loneCluster is the gossip of a cluster of one host: the view holds only
+// this host, as it last published itself.
+type loneCluster struct {
+	name    string
+	mu      sync.Mutex
+	units   []election.Unit
 	local   membership.Local
-	alive   bool
 	changes chan struct{}
 }
 
-func newWorld(cfg *config.Config) *world {
-	return &world{units: membership.UnitsFromConfig(cfg.VIPs), hosts: map[string]*fakeHost{}}
+func newLoneCluster(cfg *config.Config) *loneCluster {
+	return &loneCluster{name: cfg.NodeName, units: membership.UnitsFromConfig(cfg.VIPs), changes: make(chan struct{})}
 }
 
-// member returns the Cluster one host sees.
-func (w *world) member(name string) *fakeCluster {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.hosts[name] = &fakeHost{alive: true, changes: make(chan struct{}, 1)}
-	w.signalLocked()
-	return &fakeCluster{w: w, name: name}
-}
-
-func (w *world) kill(name string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.hosts[name].alive = false
-	w.signalLocked()
-}
-
-func (w *world) signalLocked() {
-	for _, h := range w.hosts {
-		select {
-		case h.changes <- struct{}{}:
-		default:
-		}
+func (c *loneCluster) View() election.View {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return election.View{
+		Hosts: []election.Host{{Name: c.name, Alive: true, Known: election.Fingerprints(c.units), Passing: c.local.Passing, Holds: c.local.Holds}},
+		Units: slices.Clone(c.units),
 	}
 }
 
-type fakeCluster struct {
-	w    *world
-	name string
-}
+func (c *loneCluster) Changes() <-chan struct{} { return c.changes }
 
-func (c *fakeCluster) View() election.View {
-	c.w.mu.Lock()
-	defer c.w.mu.Unlock()
-	known := election.Fingerprints(c.w.units)
-	var hosts []election.Host
-	for _, name := range slices.Sorted(maps.Keys(c.w.hosts)) {
-		h := c.w.hosts[name]
-		hosts = append(hosts, election.Host{
-			Name: name, Alive: h.alive, Drained: h.local.Drained, Known: known,
-			Passing: maps.Clone(h.local.Passing), Holds: maps.Clone(h.local.Holds),
-		})
-	}
-	return election.View{Hosts: hosts, Units: slices.Clone(c.w.units)}
-}
-
-func (c *fakeCluster) Changes() <-chan struct{} {
-	c.w.mu.Lock()
-	defer c.w.mu.Unlock()
-	return c.w.hosts[c.name].changes
-}
-
-func (c *fakeCluster) SetLocal(l membership.Local) error {
-	c.w.mu.Lock()
-	defer c.w.mu.Unlock()
-	c.w.hosts[c.name].local = l
-	c.w.signalLocked()
+func (c *loneCluster) SetLocal(l membership.Local) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.local = l
 	return nil
 }
 
-func (c *fakeCluster) SetUnits(u []election.Unit) error {
-	c.w.mu.Lock()
-	defer c.w.mu.Unlock()
-	c.w.units = u
-	c.w.signalLocked()
+func (c *loneCluster) SetUnits(u []election.Unit) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.units = u
 	return nil
 }
 
-func (c *fakeCluster) Settled() bool { return true }
+func (c *loneCluster) Settled() bool { return true }
 
-func (c *fakeCluster) Members() []membership.Member {
-	c.w.mu.Lock()
-	defer c.w.mu.Unlock()
-	var ms []membership.Member
-	for name, h := range c.w.hosts {
-		st := membership.StateAlive
-		if !h.alive {
-			st = membership.StateDead
-		}
-		ms = append(ms, membership.Member{Name: name, State: st, Drained: h.local.Drained, Resolved: true})
-	}
-	return ms
+func (c *loneCluster) Members() []membership.Member {
+	return []membership.Member{{Name: c.name, State: membership.StateAlive, Resolved: true}}
 }
 
-func (c *fakeCluster) Leave(time.Duration) error { return nil }
+func (c *loneCluster) Leave(time.Duration) error { return nil }
 
-// fakeChecks lets a test say which units pass on a host.
+// fakeChecks passes every unit of the config.
 type fakeChecks struct {
-	mu      sync.Mutex
-	units   []health.UnitStatus
-	changed chan struct{}
-	applied []*config.Config
+	mu    sync.Mutex
+	units []health.UnitStatus
 }
 
 func newFakeChecks(cfg *config.Config) *fakeChecks {
-	c := &fakeChecks{changed: make(chan struct{}, 1)}
-	for _, u := range membership.UnitsFromConfig(cfg.VIPs) {
-		c.units = append(c.units, health.UnitStatus{Unit: u.Key, Checks: checksOf(cfg, u.Key), Eligible: true})
-	}
+	c := &fakeChecks{}
+	c.Apply(cfg)
 	return c
 }
 
@@ -147,21 +85,7 @@ func checksOf(cfg *config.Config, unit string) []string {
 	return slices.Compact(names)
 }
 
-func (c *fakeChecks) set(unit string, eligible bool, reason string) {
-	c.mu.Lock()
-	for i := range c.units {
-		if c.units[i].Unit == unit {
-			c.units[i].Eligible, c.units[i].Reason = eligible, reason
-		}
-	}
-	c.mu.Unlock()
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (c *fakeChecks) Changed() <-chan struct{}  { return c.changed }
+func (c *fakeChecks) Changed() <-chan struct{}  { return nil }
 func (c *fakeChecks) Statuses() []health.Status { return nil }
 func (c *fakeChecks) Units() []health.UnitStatus {
 	c.mu.Lock()
@@ -171,97 +95,42 @@ func (c *fakeChecks) Units() []health.UnitStatus {
 func (c *fakeChecks) Apply(cfg *config.Config) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.applied = append(c.applied, cfg)
-	have := map[string]bool{}
-	for _, u := range c.units {
-		have[u.Unit] = true
-	}
+	c.units = nil
 	for _, u := range membership.UnitsFromConfig(cfg.VIPs) {
-		if !have[u.Key] {
-			c.units = append(c.units, health.UnitStatus{Unit: u.Key, Checks: checksOf(cfg, u.Key), Eligible: true})
-		}
+		c.units = append(c.units, health.UnitStatus{Unit: u.Key, Checks: checksOf(cfg, u.Key), Eligible: true})
 	}
 	return nil
 }
 
-// fakeAnnouncer records what it was told to announce, and a shared log of
-// every Apply across hosts so tests can check make-before-break.
+// fakeAnnouncer records what it was last told to answer for.
 type fakeAnnouncer struct {
-	name   string
-	events chan Event
-	log    *applyLog
-
-	mu    sync.Mutex
-	owned []string
-	fresh []string
+	events chan announcer.Event
+	mu     sync.Mutex
+	owned  []string
 }
 
-type applyLog struct {
-	mu sync.Mutex
-	// announcing is the set of hosts that announce each VIP, after every Apply.
-	announcing map[string]map[string]bool
-	// gaps counts moments when a VIP someone announced was announced by
-	// nobody.
-	gaps map[string]int
-}
-
-func newApplyLog() *applyLog {
-	return &applyLog{announcing: map[string]map[string]bool{}, gaps: map[string]int{}}
-}
-
-func (a *fakeAnnouncer) Apply(_ context.Context, owned []config.VIP, fresh []string) error {
-	var names []string
-	for _, v := range owned {
-		names = append(names, v.Name)
-	}
+func (a *fakeAnnouncer) Apply(_ context.Context, owned []config.VIP, _ []string) error {
 	a.mu.Lock()
-	a.owned, a.fresh = names, append(a.fresh, fresh...)
-	a.mu.Unlock()
-	if a.log != nil {
-		a.log.record(a.name, names)
+	defer a.mu.Unlock()
+	a.owned = nil
+	for _, v := range owned {
+		a.owned = append(a.owned, v.Name)
 	}
 	return nil
 }
 
-func (l *applyLog) record(host string, owned []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for vip, hosts := range l.announcing {
-		if hosts[host] && !slices.Contains(owned, vip) {
-			delete(hosts, host)
-			if len(hosts) == 0 {
-				l.gaps[vip]++
-			}
-		}
-	}
-	for _, vip := range owned {
-		if l.announcing[vip] == nil {
-			l.announcing[vip] = map[string]bool{}
-		}
-		l.announcing[vip][host] = true
-	}
-}
-
-func (a *fakeAnnouncer) Events() <-chan Event { return a.events }
-
-func (a *fakeAnnouncer) Manage([]config.VIP) error { return nil }
-
+func (a *fakeAnnouncer) Events() <-chan announcer.Event    { return a.events }
+func (a *fakeAnnouncer) Manage([]config.VIP) error         { return nil }
 func (a *fakeAnnouncer) SetClusterMACs([]net.HardwareAddr) {}
-
-func (a *fakeAnnouncer) announced() []string {
+func (a *fakeAnnouncer) answering() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return slices.Clone(a.owned)
 }
 
-// eventually waits for cond with a deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// fakeClock stands still; After never fires, so a loop under test steps
+// only when something tells it to.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time                       { return c.now }
+func (c *fakeClock) After(time.Duration) <-chan time.Time { return nil }

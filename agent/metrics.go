@@ -3,37 +3,48 @@ package agent
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vipd/vipd/announcer"
 	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/config"
 )
 
-// allStates are the values of the vipd_vip_state gauge's state label.
-var allStates = []string{api.StateOwner, api.StateStandby, api.StateUnhealthy, api.StateDrained, api.StateExcluded, api.StateConflict, api.StateNoOwner}
+// The values of the role and health labels, each gauge set for all of them.
+var (
+	allRoles  = []api.Role{api.RoleOwner, api.RoleStandby, api.RoleUnhealthy, api.RoleDrained, api.RoleExcluded}
+	allHealth = []api.Health{api.HealthOK, api.HealthNoOwner, api.HealthConflict, api.HealthSplit}
+)
 
 // Metrics are the agent's Prometheus metrics. A nil *Metrics records
 // nothing, so tests need none.
 type Metrics struct {
-	vipState    *prometheus.GaugeVec
+	role        *prometheus.GaugeVec
+	health      *prometheus.GaugeVec
 	owner       *prometheus.GaugeVec
 	transitions *prometheus.CounterVec
 	conflicts   *prometheus.CounterVec
 	links       *prometheus.CounterVec
+	known       map[string]bool // VIP names with series
 }
 
 // NewMetrics registers the agent's metrics with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		vipState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "vipd_vip_state",
-			Help: "1 for the state this host has for the VIP, 0 for the others.",
-		}, []string{"vip", "address", "state"}),
+		role: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vipd_vip_role",
+			Help: "1 for this host's role in the VIP (owner, standby, unhealthy, drained, excluded), 0 for the others.",
+		}, []string{"vip", "address", "role"}),
+		health: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vipd_vip_health",
+			Help: "1 for the VIP's health as this host sees it (ok, no-owner, conflict, split), 0 for the others.",
+		}, []string{"vip", "address", "health"}),
 		owner: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vipd_vip_owner",
 			Help: "1 for the host this host sees owning the VIP; owner is empty when nobody owns it.",
 		}, []string{"vip", "owner"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vipd_vip_transitions_total",
-			Help: "State changes of the VIP on this host, by the state entered.",
-		}, []string{"vip", "state"}),
+			Help: "Changes of this host's role in the VIP, by the role entered.",
+		}, []string{"vip", "role"}),
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vipd_conflicts_total",
 			Help: "Conflicts seen: another MAC answering for a VIP (foreign_mac) or a VIP on an interface vipd does not manage (foreign_address).",
@@ -42,53 +53,74 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vipd_link_changes_total",
 			Help: "Managed interfaces going down or up.",
 		}, []string{"interface", "change"}),
+		known: map[string]bool{},
 	}
-	reg.MustRegister(m.vipState, m.owner, m.transitions, m.conflicts, m.links)
+	reg.MustRegister(m.role, m.health, m.owner, m.transitions, m.conflicts, m.links)
 	return m
 }
 
-func (m *Metrics) state(vip, address, state, owner string) {
+func (m *Metrics) state(v config.VIP, rec vipRecord) {
 	if m == nil {
 		return
 	}
-	for _, s := range allStates {
-		v := 0.0
-		if s == state {
-			v = 1
+	m.known[v.Name] = true
+	addr := v.Address.Addr().String()
+	for _, r := range allRoles {
+		m.role.WithLabelValues(v.Name, addr, string(r)).Set(oneIf(r == rec.role))
+	}
+	for _, h := range allHealth {
+		m.health.WithLabelValues(v.Name, addr, string(h)).Set(oneIf(h == rec.health))
+	}
+	m.owner.DeletePartialMatch(prometheus.Labels{"vip": v.Name})
+	m.owner.WithLabelValues(v.Name, rec.owner).Set(1)
+}
+
+func oneIf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (m *Metrics) transition(vip string, role api.Role) {
+	if m == nil {
+		return
+	}
+	m.transitions.WithLabelValues(vip, string(role)).Inc()
+}
+
+// forgetExcept drops the series of VIPs no longer configured.
+func (m *Metrics) forgetExcept(vips []config.VIP) {
+	if m == nil {
+		return
+	}
+	keep := map[string]bool{}
+	for _, v := range vips {
+		keep[v.Name] = true
+	}
+	for name := range m.known {
+		if keep[name] {
+			continue
 		}
-		m.vipState.WithLabelValues(vip, address, s).Set(v)
+		delete(m.known, name)
+		for _, g := range []*prometheus.GaugeVec{m.role, m.health, m.owner} {
+			g.DeletePartialMatch(prometheus.Labels{"vip": name})
+		}
 	}
-	m.owner.DeletePartialMatch(prometheus.Labels{"vip": vip})
-	m.owner.WithLabelValues(vip, owner).Set(1)
 }
 
-func (m *Metrics) transition(vip, state string) {
-	if m == nil {
-		return
-	}
-	m.transitions.WithLabelValues(vip, state).Inc()
-}
-
-func (m *Metrics) forget(vip string) {
-	if m == nil {
-		return
-	}
-	m.vipState.DeletePartialMatch(prometheus.Labels{"vip": vip})
-	m.owner.DeletePartialMatch(prometheus.Labels{"vip": vip})
-}
-
-func (m *Metrics) event(ev Event) {
+func (m *Metrics) event(ev announcer.Event) {
 	if m == nil {
 		return
 	}
 	switch ev.Kind {
-	case ForeignMAC:
-		m.conflicts.WithLabelValues(ev.VIP, "foreign_mac").Inc()
-	case ForeignAddress:
-		m.conflicts.WithLabelValues(ev.VIP, "foreign_address").Inc()
-	case LinkDown:
+	case announcer.ForeignMAC:
+		m.conflicts.WithLabelValues(ev.VIP.String(), "foreign_mac").Inc()
+	case announcer.ForeignAddress:
+		m.conflicts.WithLabelValues(ev.VIP.String(), "foreign_address").Inc()
+	case announcer.LinkDown:
 		m.links.WithLabelValues(ev.Interface, "down").Inc()
-	case LinkUp:
+	case announcer.LinkUp:
 		m.links.WithLabelValues(ev.Interface, "up").Inc()
 	}
 }

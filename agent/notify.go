@@ -36,15 +36,22 @@ func newNotifier(log *slog.Logger) *notifier {
 	return &notifier{log: log, queue: make(chan hookRun, notifyQueue)}
 }
 
-func (n *notifier) stateChanged(hooks []config.NotifyHook, v config.VIP, from, to, reason string) {
+// stateChanged queues every hook for change c. VIPD_STATE is this host's
+// role (owner, standby, ...), VIPD_HEALTH the VIP's health (ok, no-owner,
+// conflict, split); the previous values are "none" for a new VIP.
+func (n *notifier) stateChanged(hooks []config.NotifyHook, c Change) {
+	v, to := c.VIP, c.To.role
 	env := []string{
 		"VIPD_VIP=" + v.Name,
 		"VIPD_ADDRESS=" + v.Address.Addr().String(),
 		"VIPD_INTERFACE=" + v.Interface,
 		"VIPD_UNIT=" + v.Unit(),
-		"VIPD_STATE=" + to,
-		"VIPD_PREVIOUS_STATE=" + from,
-		"VIPD_REASON=" + reason,
+		"VIPD_STATE=" + string(c.To.role),
+		"VIPD_PREVIOUS_STATE=" + orNone(string(c.From.role)),
+		"VIPD_HEALTH=" + string(c.To.health),
+		"VIPD_PREVIOUS_HEALTH=" + orNone(string(c.From.health)),
+		"VIPD_OWNER=" + c.To.owner,
+		"VIPD_REASON=" + c.To.reason,
 	}
 	for _, h := range hooks {
 		select {

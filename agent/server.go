@@ -31,6 +31,11 @@ func (a *Agent) Serve(ctx context.Context, path, group string) error {
 	if err != nil {
 		return err
 	}
+	return a.serveOn(ctx, ln)
+}
+
+// serveOn serves the control API on ln until ctx ends.
+func (a *Agent) serveOn(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -43,14 +48,22 @@ func (a *Agent) Serve(ctx context.Context, path, group string) error {
 			return ctx
 		},
 	}
+	stopped := make(chan struct{})
+	defer func() { <-stopped }()
+	served := make(chan struct{})
+	defer close(served)
 	go func() {
-		<-ctx.Done()
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+		case <-served:
+		}
 		shutdown, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("control socket %s: %w", path, err)
+		return fmt.Errorf("control socket %s: %w", ln.Addr(), err)
 	}
 	return nil
 }

@@ -15,8 +15,8 @@ import (
 )
 
 func TestWritesNeedRootCredentials(t *testing.T) {
-	c := newCluster(t, "h1")
-	h := c.nodes["h1"].agent.handler()
+	a := newTestAgent(t, clusterYAML, t.TempDir())
+	h := a.handler()
 	for _, path := range []string{api.PathDrain, api.PathUndrain, api.PathReload} {
 		rec := httptest.NewRecorder()
 		// No peer credentials in the context: as if a non-root caller.
@@ -30,7 +30,7 @@ func TestWritesNeedRootCredentials(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Errorf("GET status: %d, want 200", rec.Code)
 	}
-	if c.nodes["h1"].agent.Status().Drained {
+	if a.Status().Drained {
 		t.Error("a forbidden drain drained the host")
 	}
 }
@@ -39,8 +39,7 @@ func TestServeReplacesAStaleSocketAndRefusesALiveOne(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("drain over the socket needs root credentials")
 	}
-	c := newCluster(t, "h1")
-	a := c.nodes["h1"].agent
+	a := newTestAgent(t, clusterYAML, t.TempDir())
 	sock := filepath.Join(t.TempDir(), "run", "vipd.sock")
 	os.MkdirAll(filepath.Dir(sock), 0o755)
 	stale, err := net.Listen("unix", sock)
@@ -52,12 +51,12 @@ func TestServeReplacesAStaleSocketAndRefusesALiveOne(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- a.Serve(ctx, sock, "") }()
+	ln, err := listenControl(sock, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { served <- a.serveOn(ctx, ln) }()
 	client := api.NewClient(sock)
-	eventually(t, "the control socket answers", func() bool {
-		_, err := client.Status(context.Background())
-		return err == nil
-	})
 	if info, err := os.Stat(sock); err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode %v (%v), want 0600 with no group", info.Mode().Perm(), err)
 	}

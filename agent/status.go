@@ -3,41 +3,50 @@ package agent
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/membership"
 )
 
-func (a *Agent) statusLocked() api.Status {
-	cfg := a.cfg
+// Status returns the status as the control API shows it.
+func (a *Agent) Status() api.Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.machine.status(a.cfg, api.ConfigState{File: a.opts.File, LoadedAt: a.loadedAt, ReloadError: a.reloadErr}, a.opts.Version)
+}
+
+// status is the machine's state as the control API shows it.
+func (m *Machine) status(cfg *config.Config, cs api.ConfigState, version string) api.Status {
 	st := api.Status{
-		Node:      cfg.NodeName,
-		Version:   a.opts.Version,
-		Drained:   a.drained,
-		Converged: a.converged,
-		Config:    api.ConfigState{File: a.opts.File, LoadedAt: a.loadedAt, ReloadError: a.reloadErr},
-		VIPs:      []api.VIPStatus{},
+		Node:         cfg.NodeName,
+		Version:      version,
+		Drained:      m.drained,
+		DrainedSince: m.drainedSince,
+		Converged:    m.converged,
+		Config:       cs,
+		VIPs:         []api.VIPStatus{},
 	}
 	for _, v := range cfg.VIPs {
-		rec := a.vips[v.Name]
-		d, _ := a.decisions.Lookup(v.Unit())
-		f := a.factsLocked(v.Unit())
+		rec, ok := m.records[v.Name]
+		d, _ := m.decisions.Lookup(v.Unit())
+		f := m.facts(v, time.Time{})
 		vs := api.VIPStatus{
 			Name:      v.Name,
 			Address:   v.Address.Addr().String(),
 			Unit:      v.Unit(),
 			Interface: v.Interface,
-			State:     rec.state,
+			Health:    rec.health,
+			Role:      rec.role,
 			Owner:     rec.owner,
 			Reason:    rec.reason,
 			Since:     rec.since,
 			Hosts:     hostEligibility(d, cfg.NodeName, f),
+			Conflict:  f.conflict,
 		}
-		if rec.state == "" {
-			vs.State, vs.Reason = api.StateNoOwner, "not decided yet"
-		}
-		if c, ok := a.conflicts[vs.Address]; ok {
-			vs.Conflict = c.text
+		if !ok {
+			vs.Health, vs.Role, vs.Reason = api.HealthNoOwner, api.RoleStandby, "not decided yet"
 		}
 		st.VIPs = append(st.VIPs, vs)
 	}
@@ -63,7 +72,7 @@ func (a *Agent) Members() []api.Member {
 		am := api.Member{
 			Name:       m.Name,
 			Address:    m.Addr.String(),
-			State:      string(m.State),
+			State:      api.MemberState(m.State),
 			Drained:    m.Drained,
 			Self:       m.Name == self,
 			SameConfig: m.Resolved && m.Config == own,

@@ -15,13 +15,15 @@ func (a *Agent) Summary() string {
 		return "no VIPs configured: add them under vips: and reload"
 	}
 	var owned []string
-	count := map[string]int{}
+	roles := map[api.Role]int{}
+	health := map[api.Health]int{}
 	for _, v := range st.VIPs {
-		if v.State == api.StateOwner {
+		health[v.Health]++
+		if v.Role == api.RoleOwner {
 			owned = append(owned, v.Name)
 			continue
 		}
-		count[v.State]++
+		roles[v.Role]++
 	}
 	var parts []string
 	if st.Drained {
@@ -30,11 +32,17 @@ func (a *Agent) Summary() string {
 	if len(owned) > 0 {
 		parts = append(parts, "owner of "+strings.Join(owned, ", "))
 	}
-	for _, s := range allStates {
-		if count[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", count[s], s))
+	for _, r := range allRoles {
+		if roles[r] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", roles[r], r))
 		}
 	}
+	for _, h := range allHealth[1:] {
+		if health[h] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", health[h], h))
+		}
+	}
+	parts = append(parts, st.Problems...)
 	if st.Config.ReloadError != "" {
 		parts = append(parts, "last reload failed")
 	}
@@ -46,5 +54,5 @@ func (a *Agent) Summary() string {
 func (a *Agent) Alive() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.opts.Clock.Now().Sub(a.lastReconcile) < 5*resync
+	return a.opts.Clock.Now().Sub(a.lastStep) < 5*resync
 }

@@ -21,31 +21,51 @@ type unitFacts struct {
 	checks []string
 }
 
-// vipState returns this host's state for a VIP of decision d and the reason
-// that status shows.
-func vipState(self string, d election.Decision, f unitFacts) (state, reason string) {
+// vipState returns the VIP's health, this host's role in it, and the
+// reason that status shows.
+func vipState(self string, d election.Decision, f unitFacts) (api.Health, api.Role, string) {
+	health, role, reason := api.HealthOK, roleOf(self, d, f), ""
 	own := eligibilityOf(d, self)
 	switch {
-	case f.conflict != "":
-		return api.StateConflict, f.conflict
 	case f.announced && d.Owner == self:
-		return api.StateOwner, d.Reason.String()
+		reason = d.Reason.String()
 	case f.announced:
-		return api.StateOwner, fmt.Sprintf("handing over to %s", orNobody(d.Owner))
+		reason = fmt.Sprintf("handing over to %s", orNobody(d.Owner))
 	case d.Owner == self:
-		return api.StateStandby, "elected; claiming once the cluster view has settled"
+		reason = "elected; claiming once the cluster view has settled"
 	case d.Owner == "":
-		return api.StateNoOwner, noOwnerDetail(d, self, f)
+		health, reason = api.HealthNoOwner, noOwnerDetail(d, self, f)
 	case own == election.Drained:
-		return api.StateDrained, fmt.Sprintf("this host is drained; %s owns it (%s)", d.Owner, d.Reason)
+		reason = fmt.Sprintf("this host is drained; %s owns it (%s)", d.Owner, d.Reason)
 	case own == election.NotInNodeList:
-		return api.StateExcluded, fmt.Sprintf("this host is not in the node list; %s owns it (%s)", d.Owner, d.Reason)
+		reason = fmt.Sprintf("this host is not in the node list; %s owns it (%s)", d.Owner, d.Reason)
 	case own == election.ChecksFailing:
-		return api.StateUnhealthy, fmt.Sprintf("%s; %s owns it (%s)", f.checkReason, d.Owner, d.Reason)
+		reason = fmt.Sprintf("%s; %s owns it (%s)", f.checkReason, d.Owner, d.Reason)
 	case own == election.ConfigDiffers || own == election.UnknownUnit:
-		return api.StateStandby, fmt.Sprintf("this host's config for it differs from the cluster's; %s owns it (%s)", d.Owner, d.Reason)
+		reason = fmt.Sprintf("this host's config for it differs from the cluster's; %s owns it (%s)", d.Owner, d.Reason)
+	default:
+		reason = fmt.Sprintf("%s owns it (%s)", d.Owner, d.Reason)
 	}
-	return api.StateStandby, fmt.Sprintf("%s owns it (%s)", d.Owner, d.Reason)
+	if f.conflict != "" {
+		health, reason = api.HealthConflict, f.conflict
+	}
+	return health, role, reason
+}
+
+// roleOf is this host's part in the unit of decision d.
+func roleOf(self string, d election.Decision, f unitFacts) api.Role {
+	if f.announced {
+		return api.RoleOwner
+	}
+	switch eligibilityOf(d, self) {
+	case election.Drained:
+		return api.RoleDrained
+	case election.NotInNodeList:
+		return api.RoleExcluded
+	case election.ChecksFailing:
+		return api.RoleUnhealthy
+	}
+	return api.RoleStandby
 }
 
 // noOwnerDetail explains a unit nobody owns with each host's reason, the
@@ -104,7 +124,8 @@ func hostEligibility(d election.Decision, self string, f unitFacts) []api.HostEl
 		if h.Eligibility != election.Eligible {
 			reason = hostReason(h, self, f)
 		}
-		rows = append(rows, api.HostEligibility{Host: h.Host, Eligible: h.Eligibility == election.Eligible, Reason: reason})
+		token, _ := h.Eligibility.MarshalText()
+		rows = append(rows, api.HostEligibility{Host: h.Host, Eligible: h.Eligibility == election.Eligible, Eligibility: string(token), Reason: reason})
 	}
 	return rows
 }

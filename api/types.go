@@ -2,15 +2,40 @@ package api
 
 import "time"
 
-// VIP states, as status shows them.
+// Health is a VIP's standing in the cluster as this host sees it.
+type Health string
+
+// Values of Health.
 const (
-	StateOwner     = "owner"     // this host announces the VIP
-	StateStandby   = "standby"   // another host owns it; this one could take over
-	StateUnhealthy = "unhealthy" // this host's checks for the VIP fail
-	StateDrained   = "drained"   // this host is drained
-	StateConflict  = "conflict"  // something outside the cluster claims the VIP
-	StateNoOwner   = "no-owner"  // no host may announce it
-	StateExcluded  = "excluded"  // the VIP's node list leaves this host out
+	HealthOK       Health = "ok"       // one host answers for the VIP
+	HealthNoOwner  Health = "no-owner" // no host may announce it
+	HealthConflict Health = "conflict" // something outside the cluster claims it
+	// HealthSplit: another member answers for the VIP on the LAN while
+	// gossip does not show that member alive and holding it.
+	HealthSplit Health = "split"
+)
+
+// Role is this host's part in a VIP.
+type Role string
+
+// Values of Role.
+const (
+	RoleOwner     Role = "owner"     // this host answers for the VIP
+	RoleStandby   Role = "standby"   // another host owns it; this one could take over
+	RoleUnhealthy Role = "unhealthy" // this host cannot serve it: a check fails, its link is down, or it cannot join
+	RoleDrained   Role = "drained"   // this host is drained
+	RoleExcluded  Role = "excluded"  // the VIP's node list leaves this host out
+)
+
+// MemberState is a gossip member's state.
+type MemberState string
+
+// Values of MemberState.
+const (
+	MemberAlive   MemberState = "alive"
+	MemberSuspect MemberState = "suspect"
+	MemberDead    MemberState = "dead"
+	MemberLeft    MemberState = "left"
 )
 
 // Status is what `vipctl status` shows.
@@ -18,6 +43,12 @@ type Status struct {
 	Node    string `json:"node"`
 	Version string `json:"version"`
 	Drained bool   `json:"drained"`
+	// DrainedSince is when the drain began; a drain is kept in state_dir
+	// and survives restarts until 'vipctl undrain'.
+	DrainedSince time.Time `json:"drained_since,omitzero"`
+	// Problems are what keeps this host from claiming VIPs, such as a link
+	// that is down or gossip keys that differ from its peers'.
+	Problems []string `json:"problems,omitempty"`
 	// Converged is false until this host has seen the cluster long enough
 	// to trust its view (systemd readiness waits for it).
 	Converged bool        `json:"converged"`
@@ -40,7 +71,8 @@ type VIPStatus struct {
 	Address   string `json:"address"`
 	Unit      string `json:"unit"` // the group, or the VIP's own name
 	Interface string `json:"interface"`
-	State     string `json:"state"`
+	Health    Health `json:"health"`
+	Role      Role   `json:"role"`
 	Owner     string `json:"owner,omitempty"`
 	// Reason is election's reason for the owner, or why there is none.
 	Reason string    `json:"reason"`
@@ -48,24 +80,29 @@ type VIPStatus struct {
 	// Hosts says, per host, whether it may own the VIP and why not.
 	Hosts    []HostEligibility `json:"hosts"`
 	Conflict string            `json:"conflict,omitempty"`
+	// Split names the member heard answering for the VIP on the LAN while
+	// gossip does not show it holding the VIP, and what gossip says of it.
+	Split string `json:"split,omitempty"`
 }
 
 // HostEligibility is one host's standing for one VIP.
 type HostEligibility struct {
 	Host     string `json:"host"`
 	Eligible bool   `json:"eligible"`
-	Reason   string `json:"reason"`
+	// Eligibility is election's token: eligible, not-alive, unknown-unit,
+	// config-differs, not-in-node-list, drained, checks-failing.
+	Eligibility string `json:"eligibility"`
+	Reason      string `json:"reason"`
 }
 
 // Member is one host of the gossip cluster.
 type Member struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	// State is alive, suspect, dead or left.
-	State   string   `json:"state"`
-	Drained bool     `json:"drained"`
-	Self    bool     `json:"self"`
-	MACs    []string `json:"macs,omitempty"`
+	Name    string      `json:"name"`
+	Address string      `json:"address"`
+	State   MemberState `json:"state"`
+	Drained bool        `json:"drained"`
+	Self    bool        `json:"self"`
+	MACs    []string    `json:"macs,omitempty"`
 	// SameConfig is false when the member's VIP list differs from this
 	// host's; VIPs defined differently are decided only among hosts that
 	// agree on them.

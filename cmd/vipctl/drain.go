@@ -91,7 +91,7 @@ func (c *cli) drainGaveUp(cmd *cobra.Command, waited time.Duration) error {
 	}
 	var held []string
 	for _, v := range st.VIPs {
-		if v.State == api.StateOwner && !slices.Contains(held, v.Unit) {
+		if v.Role == api.RoleOwner && !slices.Contains(held, v.Unit) {
 			held = append(held, v.Unit)
 		}
 	}

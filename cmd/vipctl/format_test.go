@@ -21,20 +21,20 @@ func testStatus() api.Status {
 		VIPs: []api.VIPStatus{
 			{
 				Name: "web", Address: "192.0.2.10", Unit: "web", Interface: "eth0",
-				State: api.StateOwner, Owner: "h1", Reason: "owner kept",
+				Health: api.HealthOK, Role: api.RoleOwner, Owner: "h1", Reason: "owner kept",
 				Since: now.Add(-3*time.Minute - 12*time.Second),
 				Hosts: []api.HostEligibility{{Host: "h1", Eligible: true}, {Host: "h2", Eligible: true}, {Host: "h3", Reason: "drained"}},
 			},
 			{
 				Name: "web6", Address: "2001:db8::10", Unit: "web6", Interface: "eth0",
-				State: api.StateUnhealthy, Owner: "h2",
+				Health: api.HealthOK, Role: api.RoleUnhealthy, Owner: "h2",
 				Reason: "check web: GET http://127.0.0.1:8404/healthz: connection refused; h2 owns it (elected)",
 				Since:  now.Add(-12 * time.Second),
 				Hosts:  []api.HostEligibility{{Host: "h1", Reason: "check web: GET http://127.0.0.1:8404/healthz: connection refused"}, {Host: "h2", Eligible: true}},
 			},
 			{
 				Name: "db", Address: "192.0.2.20", Unit: "db", Interface: "eth0",
-				State:  api.StateNoOwner,
+				Health: api.HealthNoOwner, Role: api.RoleUnhealthy,
 				Reason: "checks failing on every host that could own it: h1: check pg: connection refused; h2: check pg: connection refused",
 				Since:  now.Add(-26*time.Hour - 5*time.Minute),
 				Hosts:  []api.HostEligibility{{Host: "h1", Reason: "check pg: connection refused"}, {Host: "h2", Reason: "check pg: connection refused"}},
@@ -47,10 +47,10 @@ func TestFormatStatus(t *testing.T) {
 	got := formatStatus(testStatus(), now, false)
 	want := `node h1 (vipd 1.0.0), not drained, config /etc/vipd.yaml loaded 2h3m ago
 
-VIP   ADDRESS       STATE     OWNER  THIS HOST  SINCE      REASON
+VIP   ADDRESS       HEALTH    OWNER  THIS HOST  SINCE      REASON
 web   192.0.2.10    ok        h1     owner      3m12s ago  owner kept
 web6  2001:db8::10  ok        h2     unhealthy  12s ago    check web: GET http://127.0.0.1:8404/healthz: connection refused; h2 owns it (elected)
-db    192.0.2.20    no-owner  -      -          1d2h ago   checks failing on every host that could own it: h1: check pg: connection refused; h2: check pg: connection refused
+db    192.0.2.20    no-owner  -      unhealthy  1d2h ago   checks failing on every host that could own it: h1: check pg: connection refused; h2: check pg: connection refused
 `
 	if got != want {
 		t.Errorf("status:\n%s\nwant:\n%s", got, want)
@@ -63,7 +63,7 @@ func TestFormatStatusVerbose(t *testing.T) {
 	got := formatStatus(st, now, true)
 	want := `node h1 (vipd 1.0.0), not drained, config /etc/vipd.yaml loaded 2h3m ago
 
-VIP   ADDRESS       STATE  OWNER  THIS HOST  SINCE      REASON
+VIP   ADDRESS       HEALTH  OWNER  THIS HOST  SINCE      REASON
 web   192.0.2.10    ok     h1     owner      3m12s ago  owner kept
     h1 (this host)  eligible
     h2              eligible
@@ -79,27 +79,28 @@ web6  2001:db8::10  ok     h2     unhealthy  12s ago    check web: GET http://12
 
 func TestFormatStatusDrainedWithReloadErrorAndConflict(t *testing.T) {
 	st := api.Status{
-		Node:    "h2",
-		Drained: true,
+		Node:         "h2",
+		Drained:      true,
+		DrainedSince: now.Add(-90 * time.Minute),
 		Config: api.ConfigState{
 			File:        "/etc/vipd.yaml",
 			ReloadError: "/etc/vipd.yaml:3:14: vips[0].address: \"192.0.2.10/24\" is a /24 network\n/etc/vipd.yaml:9:5: checks.web.type: is missing",
 		},
 		VIPs: []api.VIPStatus{{
-			Name: "web", Address: "192.0.2.10", State: api.StateConflict, Owner: "h1",
+			Name: "web", Address: "192.0.2.10", Health: api.HealthConflict, Role: api.RoleDrained, Owner: "h1",
 			Reason: "00:11:22:33:44:55 also answers ARP for 192.0.2.10", Conflict: "00:11:22:33:44:55 also answers ARP for 192.0.2.10",
 			Since: now.Add(-500 * time.Millisecond),
 		}},
 	}
 	got := formatStatus(st, now, false)
-	want := `node h2, DRAINED: takes no VIP until 'vipctl undrain', config /etc/vipd.yaml
+	want := `node h2, DRAINED since 1h30m ago (kept across restarts): takes no VIP until 'vipctl undrain', config /etc/vipd.yaml
 note: this host is still learning the cluster; owners may change
 WARNING: the last reload failed; vipd still runs the config it had:
   /etc/vipd.yaml:3:14: vips[0].address: "192.0.2.10/24" is a /24 network
   /etc/vipd.yaml:9:5: checks.web.type: is missing
   Fix the file, test it with 'vipd check', then run 'vipctl reload'.
 
-VIP  ADDRESS     STATE     OWNER  THIS HOST  SINCE     REASON
+VIP  ADDRESS     HEALTH    OWNER  THIS HOST  SINCE     REASON
 web  192.0.2.10  conflict  h1     drained    just now  00:11:22:33:44:55 also answers ARP for 192.0.2.10
 `
 	if got != want {

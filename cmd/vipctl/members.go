@@ -62,7 +62,7 @@ func formatMembers(ms []api.Member) string {
 		if m.SameConfig {
 			config = "same"
 		}
-		rows = append(rows, []string{name, m.Address, m.State, yesNo(m.Drained), config, list(m.Holds), list(m.MACs)})
+		rows = append(rows, []string{name, m.Address, string(m.State), yesNo(m.Drained), config, list(m.Holds), list(m.MACs)})
 	}
 	return lines(table([]string{"NAME", "ADDRESS", "STATE", "DRAINED", "CONFIG", "HOLDS", "MACS"}, rows))
 }

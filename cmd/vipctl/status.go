@@ -73,8 +73,8 @@ EXIT STATUS
 func statusProblems(st api.Status) []string {
 	var bad []string
 	for _, v := range st.VIPs {
-		if v.State == api.StateNoOwner || v.State == api.StateConflict {
-			bad = append(bad, fmt.Sprintf("%s (%s)", v.Name, v.State))
+		if v.Health != api.HealthOK {
+			bad = append(bad, fmt.Sprintf("%s (%s)", v.Name, v.Health))
 		}
 	}
 	return bad
@@ -99,9 +99,12 @@ func formatStatus(st api.Status, now time.Time, verbose bool) string {
 		if v.Conflict != "" && !strings.Contains(reason, v.Conflict) {
 			reason += "; conflict: " + v.Conflict
 		}
-		rows = append(rows, []string{v.Name, v.Address, vipState(v), v.Owner, thisHost(st, v), ago(v.Since, now), reason})
+		if v.Split != "" && !strings.Contains(reason, v.Split) {
+			reason += "; split: " + v.Split
+		}
+		rows = append(rows, []string{v.Name, v.Address, string(v.Health), orDash(v.Owner), string(v.Role), ago(v.Since, now), reason})
 	}
-	tab := table([]string{"VIP", "ADDRESS", "STATE", "OWNER", "THIS HOST", "SINCE", "REASON"}, rows)
+	tab := table([]string{"VIP", "ADDRESS", "HEALTH", "OWNER", "THIS HOST", "SINCE", "REASON"}, rows)
 	out = append(out, tab[0])
 	for i, v := range st.VIPs {
 		out = append(out, tab[i+1])
@@ -120,13 +123,16 @@ func statusHeader(st api.Status, now time.Time) []string {
 	}
 	drained := "not drained"
 	if st.Drained {
-		drained = "DRAINED: takes no VIP until 'vipctl undrain'"
+		drained = "DRAINED since " + ago(st.DrainedSince, now) + " (kept across restarts): takes no VIP until 'vipctl undrain'"
 	}
 	config := "config " + st.Config.File
 	if !st.Config.LoadedAt.IsZero() {
 		config += " loaded " + ago(st.Config.LoadedAt, now)
 	}
 	out := []string{node + ", " + drained + ", " + config}
+	for _, p := range st.Problems {
+		out = append(out, "PROBLEM: "+p)
+	}
 	if !st.Converged {
 		out = append(out, "note: this host is still learning the cluster; owners may change")
 	}
@@ -140,30 +146,11 @@ func statusHeader(st api.Status, now time.Time) []string {
 	return out
 }
 
-// vipState is the VIP as a whole, for the STATE column.
-func vipState(v api.VIPStatus) string {
-	switch v.State {
-	case api.StateNoOwner, api.StateConflict:
-		return v.State
-	}
-	return "ok"
-}
-
-// thisHost is this host's part in the VIP, for the THIS HOST column. The
-// daemon's state is this host's own, except for no-owner and conflict,
-// which are about the VIP as a whole.
-func thisHost(st api.Status, v api.VIPStatus) string {
-	switch v.State {
-	case api.StateNoOwner, api.StateConflict:
-		switch {
-		case v.Owner != "" && v.Owner == st.Node:
-			return api.StateOwner
-		case st.Drained:
-			return api.StateDrained
-		}
+func orDash(s string) string {
+	if s == "" {
 		return "-"
 	}
-	return v.State
+	return s
 }
 
 // hostRows lists, indented under a VIP, whether each host may own it.

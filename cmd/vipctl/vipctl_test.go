@@ -109,7 +109,7 @@ func TestStatusJSON(t *testing.T) {
 		Node: "h1", Version: "1.0.0", Converged: true,
 		Config: api.ConfigState{File: "/etc/vipd.yaml", LoadedAt: now.Add(-time.Hour)},
 		VIPs: []api.VIPStatus{{
-			Name: "web", Address: "192.0.2.10", Unit: "web", Interface: "eth0", State: api.StateOwner, Owner: "h1",
+			Name: "web", Address: "192.0.2.10", Unit: "web", Interface: "eth0", Health: api.HealthOK, Role: api.RoleOwner, Owner: "h1",
 			Reason: "elected", Since: now.Add(-time.Minute), Hosts: []api.HostEligibility{{Host: "h1", Eligible: true}},
 		}},
 	}

@@ -1,0 +1,117 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/vipd/vipd/announcer"
+	"github.com/vipd/vipd/api"
+)
+
+// step gathers the inputs, steps the machine and carries out its plan. It
+// returns when the loop must step again at the latest.
+func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.Time) {
+	in := Input{
+		Now:     a.opts.Clock.Now(),
+		Health:  a.opts.Checks.Units(),
+		View:    a.opts.Cluster.View(),
+		Members: a.opts.Cluster.Members(),
+		Settled: a.opts.Cluster.Settled(),
+		Events:  events,
+	}
+	a.mu.Lock()
+	in.Config = a.cfg
+	plan := a.machine.Step(in)
+	a.mu.Unlock()
+
+	a.carryOut(ctx, in, plan)
+
+	a.mu.Lock()
+	a.lastStep = a.opts.Clock.Now()
+	a.mu.Unlock()
+	if plan.Ready {
+		close(a.ready)
+	}
+	select {
+	case a.changed <- struct{}{}:
+	default:
+	}
+	return plan.WakeAt
+}
+
+// carryOut does what a plan says, in the order that keeps the wire right:
+// answer first, then tell the cluster.
+func (a *Agent) carryOut(ctx context.Context, in Input, p Plan) {
+	for _, ev := range p.Events {
+		a.logEvent(ev)
+		a.opts.Metrics.event(ev)
+	}
+	if p.ClusterMACs != nil {
+		a.opts.Announcer.SetClusterMACs(p.ClusterMACs)
+	}
+	if err := a.opts.Announcer.Apply(ctx, p.Owned, p.Fresh); err != nil && ctx.Err() == nil {
+		a.log.Error("announcing the VIPs this host owns failed; retrying every second", "err", err)
+	}
+	a.publish.set(p.Publish)
+	for _, k := range p.Gained {
+		a.log.Info("this host now announces a VIP unit", "unit", k)
+	}
+	for _, k := range p.Lost {
+		a.log.Info("this host no longer announces a VIP unit", "unit", k)
+	}
+	for _, c := range p.Changes {
+		a.opts.Metrics.state(c.VIP, c.To)
+		if c.From.health == c.To.health && c.From.role == c.To.role {
+			continue
+		}
+		a.logChange(c)
+		a.opts.Metrics.transition(c.VIP.Name, c.To.role)
+		a.notify.stateChanged(in.Config.Notify, c)
+	}
+	a.opts.Metrics.forgetExcept(in.Config.VIPs)
+}
+
+func (a *Agent) logChange(c Change) {
+	level := a.log.Info
+	if c.To.health != api.HealthOK {
+		level = a.log.Warn
+	}
+	level("VIP state changed", "vip", c.VIP.Name, "address", c.VIP.Address.Addr().String(),
+		"health", c.To.health, "role", orNone(string(c.From.role))+" -> "+string(c.To.role),
+		"owner", orNobody(c.To.owner), "reason", c.To.reason)
+}
+
+func (a *Agent) logEvent(ev announcer.Event) {
+	switch ev.Kind {
+	case announcer.ForeignMAC:
+		a.log.Error("conflict: another machine answers for a VIP; find the host with that MAC and remove the address from it",
+			"vip", ev.VIP, "mac", ev.MAC, "interface", ev.Interface)
+	case announcer.ForeignAddress:
+		a.log.Error("conflict: a VIP is on a host interface that vipd does not manage; remove it with 'ip addr del'",
+			"vip", ev.VIP, "interface", ev.Interface)
+	case announcer.LinkDown:
+		a.log.Warn("managed interface is down; this host cannot announce on it until it comes back", "interface", ev.Interface)
+	case announcer.LinkUp:
+		a.log.Info("managed interface is up", "interface", ev.Interface)
+	}
+}
+
+// drainEvents appends the events already waiting, so one step sees them all.
+func drainEvents(ch <-chan announcer.Event, events []announcer.Event) []announcer.Event {
+	for range 64 {
+		select {
+		case ev := <-ch:
+			events = append(events, ev)
+		default:
+			return events
+		}
+	}
+	return events
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

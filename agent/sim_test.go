@@ -1,0 +1,260 @@
+package agent
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/announcer"
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election"
+	"github.com/vipd/vipd/health"
+	"github.com/vipd/vipd/membership"
+)
+
+// simStep is how often every simulated host steps.
+const simStep = 100 * time.Millisecond
+
+// sim is a cluster of Machines on a fake clock with perfect gossip: what a
+// host publishes is seen by every other host at once, unless a partition
+// cuts the gossip between them. The wire is what each host answers for.
+// Nothing in it runs in a goroutine or reads the wall clock.
+type sim struct {
+	t     *testing.T
+	start time.Time
+	now   time.Time
+	hosts map[string]*simHost
+	// log collects what happened since the last command printed it.
+	log []string
+}
+
+type simHost struct {
+	name string
+	cfg  *config.Config
+	m    *Machine
+	mac  net.HardwareAddr
+	up   bool
+	// stopping is set by a graceful stop: the host drains, then leaves.
+	stopping    bool
+	stopBy      time.Time
+	health      map[string]health.UnitStatus
+	published   membership.Local
+	answering   []string // VIP names this host answers for
+	events      []announcer.Event
+	drainedDisk time.Time // the drain kept in state_dir; zero when none
+}
+
+func newSim(t *testing.T, yaml string, names []string) *sim {
+	s := &sim{t: t, start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), hosts: map[string]*simHost{}}
+	s.now = s.start
+	for i, n := range names {
+		h := &simHost{name: n, mac: net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}, health: map[string]health.UnitStatus{}}
+		h.cfg = s.parse(yaml, n)
+		s.hosts[n] = h
+	}
+	return s
+}
+
+func (s *sim) parse(yaml, host string) *config.Config {
+	s.t.Helper()
+	cfg, err := config.Parse("vipd.yaml", []byte(yaml), host)
+	if err != nil {
+		s.t.Fatalf("config for %s: %v", host, err)
+	}
+	return cfg
+}
+
+func (s *sim) host(name string) *simHost {
+	s.t.Helper()
+	h, ok := s.hosts[name]
+	if !ok {
+		s.t.Fatalf("no host %q in the sim", name)
+	}
+	return h
+}
+
+func (s *sim) names() []string { return slices.Sorted(maps.Keys(s.hosts)) }
+
+// startHost starts a host's process: a new machine, checks passing, and a
+// drain kept from an earlier run still in force.
+func (s *sim) startHost(name string) {
+	h := s.host(name)
+	h.m = NewMachine(name, []net.HardwareAddr{h.mac})
+	h.up, h.stopping = true, false
+	h.published, h.answering = membership.Local{}, nil
+	if !h.drainedDisk.IsZero() {
+		h.m.SetDrained(true, h.drainedDisk)
+	}
+	for _, u := range membership.UnitsFromConfig(h.cfg.VIPs) {
+		if _, ok := h.health[u.Key]; !ok {
+			h.health[u.Key] = health.UnitStatus{Unit: u.Key, Checks: checksOf(h.cfg, u.Key), Eligible: true}
+		}
+	}
+}
+
+// crash stops a host as SIGKILL and a pulled cable would: it answers for
+// nothing and gossip shows it dead.
+func (s *sim) crash(name string) {
+	h := s.host(name)
+	h.up, h.answering = false, nil
+	s.note("%s crashed", name)
+}
+
+// view is the cluster as gossip shows it to host h.
+func (s *sim) view(h *simHost) election.View {
+	var hosts []election.Host
+	for _, n := range s.names() {
+		g := s.hosts[n]
+		if g.m == nil {
+			continue
+		}
+		hosts = append(hosts, election.Host{
+			Name: n, Alive: g.up, Drained: g.published.Drained,
+			Known:   election.Fingerprints(membership.UnitsFromConfig(g.cfg.VIPs)),
+			Passing: maps.Clone(g.published.Passing), Holds: maps.Clone(g.published.Holds),
+		})
+	}
+	return election.View{Hosts: hosts, Units: membership.UnitsFromConfig(h.cfg.VIPs)}
+}
+
+func (s *sim) members() []membership.Member {
+	var ms []membership.Member
+	for _, n := range s.names() {
+		g := s.hosts[n]
+		st := membership.StateAlive
+		if !g.up {
+			st = membership.StateDead
+		}
+		ms = append(ms, membership.Member{Name: n, State: st, MACs: []net.HardwareAddr{g.mac}, Resolved: true})
+	}
+	return ms
+}
+
+// tick advances the clock by d, stepping every running host each simStep.
+func (s *sim) tick(d time.Duration) {
+	for end := s.now.Add(d); s.now.Before(end); {
+		s.now = s.now.Add(simStep)
+		for _, n := range s.names() {
+			if h := s.hosts[n]; h.up {
+				s.stepHost(h)
+			}
+		}
+	}
+}
+
+func (s *sim) stepHost(h *simHost) {
+	var units []health.UnitStatus
+	for _, k := range slices.Sorted(maps.Keys(h.health)) {
+		units = append(units, h.health[k])
+	}
+	p := h.m.Step(Input{
+		Now: s.now, Config: h.cfg, Health: units, View: s.view(h),
+		Members: s.members(), Settled: true, Events: h.events,
+	})
+	h.events = nil
+	before := h.answering
+	h.answering = nil
+	for _, v := range p.Owned {
+		h.answering = append(h.answering, v.Name)
+	}
+	s.wireChanged(h, before)
+	h.published = p.Publish
+	for _, c := range p.Changes {
+		if c.From.role != c.To.role || c.From.health != c.To.health {
+			s.note("%s: %s %s/%s -> %s/%s", h.name, c.VIP.Name, orNone(string(c.From.role)), orNone(string(c.From.health)), c.To.role, c.To.health)
+		}
+	}
+	if h.stopping && (len(h.m.holds) == 0 || !s.now.Before(h.stopBy)) {
+		h.up, h.answering = false, nil
+		s.note("%s stopped", h.name)
+	}
+}
+
+// wireChanged notes what h started and stopped answering for, and every
+// VIP that nobody answers for any more.
+func (s *sim) wireChanged(h *simHost, before []string) {
+	for _, v := range h.answering {
+		if !slices.Contains(before, v) {
+			s.note("%s answers %s", h.name, v)
+		}
+	}
+	for _, v := range before {
+		if slices.Contains(h.answering, v) {
+			continue
+		}
+		s.note("%s stops answering %s", h.name, v)
+		if len(s.answering(v)) == 0 && configured(h.cfg, v) {
+			s.note("GAP: nobody answers %s", v)
+		}
+	}
+}
+
+// answering returns the hosts that answer for vip.
+func (s *sim) answering(vip string) []string {
+	var out []string
+	for _, n := range s.names() {
+		if h := s.hosts[n]; h.up && slices.Contains(h.answering, vip) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (s *sim) note(format string, args ...any) {
+	at := s.now.Sub(s.start)
+	s.log = append(s.log, fmt.Sprintf("%6.1fs  ", at.Seconds())+fmt.Sprintf(format, args...))
+}
+
+// flush returns the log since the last flush.
+func (s *sim) flush() string {
+	out := strings.Join(s.log, "\n")
+	s.log = nil
+	if out == "" {
+		return "(nothing happened)"
+	}
+	return out
+}
+
+// status prints every VIP as each running host sees it.
+func (s *sim) status(withReasons bool) string {
+	var b strings.Builder
+	var any *simHost
+	for _, n := range s.names() {
+		if s.hosts[n].up {
+			any = s.hosts[n]
+			break
+		}
+	}
+	if any == nil {
+		return "no host runs"
+	}
+	for _, v := range any.cfg.VIPs {
+		fmt.Fprintf(&b, "%s: wire=%s\n", v.Name, orNobody(strings.Join(s.answering(v.Name), ",")))
+		for _, n := range s.names() {
+			h := s.hosts[n]
+			if !h.up {
+				continue
+			}
+			st := h.m.status(h.cfg, configState(), "")
+			for _, vs := range st.VIPs {
+				if vs.Name != v.Name {
+					continue
+				}
+				fmt.Fprintf(&b, "  %s: %s %s owner=%s", n, vs.Health, vs.Role, orNobody(vs.Owner))
+				if withReasons {
+					fmt.Fprintf(&b, " (%s)", vs.Reason)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+func configured(cfg *config.Config, vip string) bool {
+	return slices.ContainsFunc(cfg.VIPs, func(v config.VIP) bool { return v.Name == vip })
+}

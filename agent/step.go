@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"maps"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vipd/vipd/announcer"
+	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/election"
+	"github.com/vipd/vipd/health"
+	"github.com/vipd/vipd/membership"
+)
+
+// resync is how often the loop steps when nothing tells it to.
+const resync = time.Second
+
+// Input is everything one step reads: the loop gathers it, the step reads
+// nothing else. No clock, socket or goroutine is behind it.
+type Input struct {
+	Now    time.Time
+	Config *config.Config
+	// Health is this host's check result for every unit.
+	Health []health.UnitStatus
+	// View is what gossip says; the step puts this host's own row in it.
+	View    election.View
+	Members []membership.Member
+	// Settled reports whether gossip knows every alive host's unit list.
+	Settled bool
+	// Events are what the announcer saw since the last step.
+	Events []announcer.Event
+}
+
+// Plan is what the loop carries out after a step.
+type Plan struct {
+	// Owned are the VIPs to answer for; Fresh names those of them no host
+	// was seen holding, which the announcer may probe first.
+	Owned []config.VIP
+	Fresh []string
+	// Publish is what this host gossips about itself.
+	Publish membership.Local
+	// ClusterMACs is set when the members' MACs changed.
+	ClusterMACs []net.HardwareAddr
+	// Gained and Lost are the units this host started and stopped
+	// announcing.
+	Gained, Lost []string
+	// Changes are the VIPs whose health, role or owner changed.
+	Changes []Change
+	// Events are the step's input events, for logs and metrics.
+	Events []announcer.Event
+	// Ready is true on the step that first acted on a settled view.
+	Ready bool
+	// WakeAt is when the loop must step again at the latest.
+	WakeAt time.Time
+}
+
+// Change is one VIP's record before and after a step. A VIP new to the
+// config has a zero From.
+type Change struct {
+	VIP      config.VIP
+	From, To vipRecord
+}
+
+// vipRecord is one VIP as status shows it.
+type vipRecord struct {
+	health api.Health
+	role   api.Role
+	owner  string
+	reason string
+	since  time.Time
+}
+
+// Machine is one host's decision state. Step is its only way to move: the
+// same inputs always give the same plan.
+type Machine struct {
+	self string
+	macs []net.HardwareAddr
+
+	drained      bool
+	drainedSince time.Time
+	holds        election.KeySet // units announced now
+	everHeld     election.KeySet // units any host was seen holding
+	handoff      handoff
+	settle       settler
+	conflicts    map[string]conflict // by VIP address
+	records      map[string]vipRecord
+	decisions    election.Decisions
+	units        map[string]health.UnitStatus
+	converged    bool
+	clusterMACs  string
+}
+
+type conflict struct {
+	text string
+	at   time.Time
+}
+
+// conflictHold is how long a conflict stays in status after it was last seen.
+const conflictHold = time.Minute
+
+// NewMachine returns the state of a host that announces nothing yet; macs
+// are its managed interfaces' addresses, which it gossips.
+func NewMachine(self string, macs []net.HardwareAddr) *Machine {
+	return &Machine{
+		self:      self,
+		macs:      macs,
+		holds:     election.NewKeySet(),
+		everHeld:  election.NewKeySet(),
+		conflicts: map[string]conflict{},
+		records:   map[string]vipRecord{},
+	}
+}
+
+// SetDrained drains (true) or undrains this host from the next step on.
+func (m *Machine) SetDrained(drained bool, now time.Time) {
+	if drained && !m.drained {
+		m.drainedSince = now
+	}
+	if !drained {
+		m.drainedSince = time.Time{}
+	}
+	m.drained = drained
+}
+
+// Step decides what this host does now.
+func (m *Machine) Step(in Input) Plan {
+	p := Plan{Events: in.Events}
+	for _, ev := range in.Events {
+		m.noteEvent(ev, in.Now)
+	}
+	passing := election.NewKeySet()
+	m.units = map[string]health.UnitStatus{}
+	for _, u := range in.Health {
+		m.units[u.Unit] = u
+		if u.Eligible {
+			passing[u.Unit] = struct{}{}
+		}
+	}
+
+	view := m.withSelf(in.View, passing)
+	for _, h := range view.Hosts {
+		if h.Alive {
+			maps.Copy(m.everHeld, h.Holds)
+		}
+	}
+	ds := election.Decide(view)
+	want := m.handoff.desired(m.self, view, ds, passing, m.holds, in.Now, in.Config.DrainTimeout.Duration)
+	p.WakeAt = m.settle.hold(want, m.holds, m.everHeld, in.Now)
+	p.Owned, p.Fresh = ownedVIPs(in.Config, want, m.holds, m.everHeld)
+	p.Gained, p.Lost = diff(m.holds, want)
+
+	m.holds = want
+	m.decisions = ds
+	p.Publish = membership.Local{Drained: m.drained, Passing: passing, Holds: m.holds, MACs: m.macs}
+	p.ClusterMACs = m.newClusterMACs(in.Members)
+	p.Changes = m.record(in.Config, ds, in.Now)
+	if !m.converged && in.Settled {
+		m.converged = true
+		p.Ready = true
+	}
+	return p
+}
+
+// withSelf puts this host's own state in the view as it is now, not as
+// gossip last carried it.
+func (m *Machine) withSelf(view election.View, passing election.KeySet) election.View {
+	view.Hosts = slices.Clone(view.Hosts)
+	for i := range view.Hosts {
+		h := &view.Hosts[i]
+		if h.Name == m.self {
+			h.Alive, h.Drained = true, m.drained
+			h.Passing, h.Holds = passing, m.holds
+		}
+	}
+	return view
+}
+
+func (m *Machine) noteEvent(ev announcer.Event, now time.Time) {
+	at := ev.At
+	if at.IsZero() {
+		at = now
+	}
+	switch ev.Kind {
+	case announcer.ForeignMAC:
+		m.conflicts[ev.VIP.String()] = conflict{text: "MAC " + ev.MAC.String() + " also answers for " + ev.VIP.String() + " on " + ev.Interface, at: at}
+	case announcer.ForeignAddress:
+		m.conflicts[ev.VIP.String()] = conflict{text: ev.VIP.String() + " is also configured on " + ev.Interface + " of this host", at: at}
+	}
+}
+
+// newClusterMACs returns every member's MACs and this host's when they
+// changed since the last step, so a member's packets are never taken for a
+// conflict; nil when they did not change.
+func (m *Machine) newClusterMACs(members []membership.Member) []net.HardwareAddr {
+	var macs []net.HardwareAddr
+	var key strings.Builder
+	for _, mb := range members {
+		for _, mac := range mb.MACs {
+			macs = append(macs, mac)
+			key.WriteString(mac.String())
+		}
+	}
+	macs = append(macs, m.macs...)
+	if key.String() == m.clusterMACs && m.clusterMACs != "" {
+		return nil
+	}
+	m.clusterMACs = key.String()
+	return macs
+}
+
+// ownedVIPs returns the VIPs of the wanted units, and the names of those in
+// units no host has been seen holding, which the announcer may probe first.
+func ownedVIPs(cfg *config.Config, want, holds, everHeld election.KeySet) (owned []config.VIP, fresh []string) {
+	for _, v := range cfg.VIPs {
+		if !want.Has(v.Unit()) {
+			continue
+		}
+		owned = append(owned, v)
+		if !holds.Has(v.Unit()) && !everHeld.Has(v.Unit()) {
+			fresh = append(fresh, v.Name)
+		}
+	}
+	return owned, fresh
+}
+
+func diff(before, after election.KeySet) (gained, lost []string) {
+	for k := range after {
+		if !before.Has(k) {
+			gained = append(gained, k)
+		}
+	}
+	for k := range before {
+		if !after.Has(k) {
+			lost = append(lost, k)
+		}
+	}
+	slices.Sort(gained)
+	slices.Sort(lost)
+	return gained, lost
+}
+
+// record updates each VIP's record and returns those that changed.
+func (m *Machine) record(cfg *config.Config, ds election.Decisions, now time.Time) []Change {
+	var changes []Change
+	seen := map[string]bool{}
+	for _, v := range cfg.VIPs {
+		seen[v.Name] = true
+		d, _ := ds.Lookup(v.Unit())
+		f := m.facts(v, now)
+		rec := vipRecord{owner: d.Owner}
+		rec.health, rec.role, rec.reason = vipState(m.self, d, f)
+		old, had := m.records[v.Name]
+		if had && old.health == rec.health && old.role == rec.role && old.owner == rec.owner {
+			old.reason = rec.reason
+			m.records[v.Name] = old
+			continue
+		}
+		rec.since = now
+		m.records[v.Name] = rec
+		changes = append(changes, Change{VIP: v, From: old, To: rec})
+	}
+	for name := range m.records {
+		if !seen[name] {
+			delete(m.records, name)
+		}
+	}
+	return changes
+}
+
+// facts is what this host knows about v's unit beyond election's decision.
+func (m *Machine) facts(v config.VIP, now time.Time) unitFacts {
+	u := m.units[v.Unit()]
+	f := unitFacts{checks: u.Checks, announced: m.holds.Has(v.Unit())}
+	if !u.Eligible {
+		f.checkReason = u.Reason
+	}
+	if c, ok := m.conflicts[v.Address.Addr().String()]; ok {
+		if now.Sub(c.at) > conflictHold {
+			delete(m.conflicts, v.Address.Addr().String())
+		} else {
+			f.conflict = c.text
+		}
+	}
+	return f
+}
