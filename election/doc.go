@@ -10,9 +10,9 @@
 //
 // A Unit is what moves as one: a VIP group (all its VIPs get the same owner)
 // or a single ungrouped VIP. Its Key is the group name, or the VIP's name when
-// it has no group, and its VIPs travel with it into the Decision, so the agent
-// announces Decisions.VIPsOwnedBy(itself). The caller folds a group's checks
-// into one result per unit (Host.Passing).
+// it has no group, and its VIPs travel with it into the Decision, so the
+// owner knows what to announce. The caller folds a group's checks into one
+// result per unit (Host.Passing).
 //
 // # Eligibility
 //
@@ -53,6 +53,10 @@
 // and units spread evenly over hosts of equal priority. The hash is part of
 // the protocol between hosts: changing it makes hosts of different versions
 // disagree, so hash_test.go pins its values.
+//
+// While gossip between hosts is cut, hosts that each answer for a unit on the
+// LAN pick one of them with Arbitrate, the same rule as for several holders,
+// so the one that keeps answering is also the owner once gossip is back.
 //
 // With no eligible host the unit has no owner, and the reason names the
 // furthest any host got through the checks: ReasonChecksFailing,

@@ -61,3 +61,51 @@ func byScore(key string, hosts ...string) []string {
 	})
 	return hosts
 }
+
+// Query helpers for tests; the agent reads each Decision directly.
+
+// HostsWith returns the hosts with eligibility e, sorted by name, e.g. the
+// hosts to name when status says checks fail everywhere.
+func (d Decision) HostsWith(e Eligibility) []string {
+	var hosts []string
+	for _, s := range d.Hosts {
+		if s.Eligibility == e {
+			hosts = append(hosts, s.Host)
+		}
+	}
+	return hosts
+}
+
+// OwnerOf returns the owner of the unit key; ok is false when the unit has no
+// owner or is not in the decisions.
+func (ds Decisions) OwnerOf(key string) (owner string, ok bool) {
+	d, found := ds.Lookup(key)
+	if !found || d.Owner == "" {
+		return "", false
+	}
+	return d.Owner, true
+}
+
+// OwnedBy returns the keys of the units host owns, sorted: what the agent on
+// that host should announce.
+func (ds Decisions) OwnedBy(host string) []string {
+	var keys []string
+	for _, d := range ds {
+		if d.Owner != "" && d.Owner == host {
+			keys = append(keys, d.Key)
+		}
+	}
+	return keys
+}
+
+// VIPsOwnedBy returns the VIPs of every unit host owns, sorted.
+func (ds Decisions) VIPsOwnedBy(host string) []string {
+	var vips []string
+	for _, d := range ds {
+		if d.Owner != "" && d.Owner == host {
+			vips = append(vips, d.VIPs...)
+		}
+	}
+	slices.Sort(vips)
+	return vips
+}
