@@ -142,8 +142,8 @@ func TestClusterConverges(t *testing.T) {
 			first = d
 		}
 		for _, u := range c.units {
-			owner, ok := d.OwnerOf(u.Key)
-			want, _ := first.OwnerOf(u.Key)
+			owner, ok := ownerOf(d, u.Key)
+			want, _ := ownerOf(first, u.Key)
 			if !ok || owner != want {
 				t.Errorf("%s: unit %s owner %q, host %s says %q", m.Name(), u.Key, owner, c.nodes[0].Name(), want)
 			}
@@ -181,7 +181,7 @@ func TestDrainedFlagPropagates(t *testing.T) {
 		return true
 	})
 	for _, m := range c.nodes {
-		if got := election.Decide(m.View()).OwnedBy(drained.Name()); len(got) != 0 {
+		if got := ownedBy(election.Decide(m.View()), drained.Name()); len(got) != 0 {
 			t.Errorf("%s: drained %s still owns %v", m.Name(), drained.Name(), got)
 		}
 	}
@@ -230,7 +230,7 @@ func TestCrashedHostDisappears(t *testing.T) {
 		return true
 	})
 	for _, m := range c.nodes {
-		if got := election.Decide(m.View()).OwnedBy(crashed.Name()); len(got) != 0 {
+		if got := ownedBy(election.Decide(m.View()), crashed.Name()); len(got) != 0 {
 			t.Errorf("%s: crashed %s still owns %v", m.Name(), crashed.Name(), got)
 		}
 	}

@@ -109,6 +109,14 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 		p.since = old.since
 	}
 	m.peers[n.Name] = p
+	switch p.state {
+	case StateDead:
+		if _, seen := m.lost[n.Name]; !seen || m.lost[n.Name].addr != p.addr {
+			m.lost[n.Name] = lostPeer{addr: p.addr, since: p.since}
+		}
+	default:
+		delete(m.lost, n.Name)
+	}
 	m.refreshSettledLocked()
 	m.mu.Unlock()
 	m.signal()

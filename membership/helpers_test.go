@@ -28,6 +28,7 @@ func offline(t tb, name string, units []election.Unit, local Local) *Membership 
 		peers:   map[string]*peer{},
 		lists:   map[ConfigFingerprint]*unitList{},
 	}
+	m.initRejoin()
 	if err := m.setUnitsLocked(units); err != nil {
 		t.Fatal(err)
 	}
@@ -62,3 +63,23 @@ func keysOf(units []election.Unit) []string {
 }
 
 func setOf(keys ...string) election.KeySet { return election.NewKeySet(keys...) }
+
+// ownerOf returns the owner of the unit key; ok is false when it has none.
+func ownerOf(ds election.Decisions, key string) (string, bool) {
+	d, found := ds.Lookup(key)
+	if !found || d.Owner == "" {
+		return "", false
+	}
+	return d.Owner, true
+}
+
+// ownedBy returns the keys of the units host owns, sorted.
+func ownedBy(ds election.Decisions, host string) []string {
+	var keys []string
+	for _, d := range ds {
+		if d.Owner != "" && d.Owner == host {
+			keys = append(keys, d.Key)
+		}
+	}
+	return keys
+}

@@ -10,15 +10,21 @@ import (
 
 // memberlistLogger returns a *log.Logger for memberlist that writes each of
 // its lines to l at debug level, with memberlist's own level
-// ("DEBUG", "INFO", "WARN", "ERR") as the attribute memberlist_level.
-func memberlistLogger(l *slog.Logger) *log.Logger {
-	return log.New(slogWriter{l}, "", 0)
+// ("DEBUG", "INFO", "WARN", "ERR") as the attribute memberlist_level, and
+// hands every line to note first, whatever l's level: some of them are
+// facts membership reports (a message that did not decrypt).
+func memberlistLogger(l *slog.Logger, note func(level, line string)) *log.Logger {
+	return log.New(slogWriter{l: l, note: note}, "", 0)
 }
 
-type slogWriter struct{ l *slog.Logger }
+type slogWriter struct {
+	l    *slog.Logger
+	note func(level, line string)
+}
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	if !w.l.Enabled(context.Background(), slog.LevelDebug) {
+	debug := w.l.Enabled(context.Background(), slog.LevelDebug)
+	if !debug && w.note == nil {
 		return len(p), nil
 	}
 	line := string(bytes.TrimRight(p, "\n"))
@@ -29,6 +35,11 @@ func (w slogWriter) Write(p []byte) (int, error) {
 		}
 	}
 	line = strings.TrimPrefix(line, "memberlist: ")
-	w.l.Debug(line, "memberlist_level", level)
+	if w.note != nil {
+		w.note(level, line)
+	}
+	if debug {
+		w.l.Debug(line, "memberlist_level", level)
+	}
 	return len(p), nil
 }

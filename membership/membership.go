@@ -61,6 +61,10 @@ type Options struct {
 	Interfaces []string
 	// Logger gets membership's and memberlist's logs; nil discards them.
 	Logger *slog.Logger
+
+	// wrapTransport, set by tests, wraps the network transport (to cut
+	// gossip between hosts of one process).
+	wrapTransport func(memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
 }
 
 // State is how gossip sees a host.
@@ -116,6 +120,14 @@ type Membership struct {
 
 	malformedMeta  atomic.Uint64
 	malformedState atomic.Uint64
+	attempts       [len(attemptResults)]atomic.Uint64
+	rejoins        atomic.Uint64
+	keyMismatches  atomic.Uint64
+
+	// rejoinKick wakes KeepJoined early.
+	rejoinKick chan struct{}
+	rejoin     rejoinState
+	keys       keyWatch
 
 	mu    sync.Mutex
 	units []election.Unit
@@ -127,6 +139,11 @@ type Membership struct {
 	leaving   bool
 	peers     map[string]*peer
 	lists     map[ConfigFingerprint]*unitList
+	// configured are the configured peers, host:port.
+	configured []string
+	// lost are the members seen dying (not leaving), by name, which
+	// KeepJoined tries to reach again.
+	lost map[string]lostPeer
 }
 
 // peer is another host as the event callbacks last saw it.
@@ -164,6 +181,7 @@ func New(opts Options) (*Membership, error) {
 		peers:   map[string]*peer{},
 		lists:   map[ConfigFingerprint]*unitList{},
 	}
+	m.initRejoin()
 	if err := m.setUnitsLocked(opts.Units); err != nil {
 		return nil, err
 	}
@@ -186,7 +204,17 @@ func New(opts Options) (*Membership, error) {
 	timing.apply(mc)
 	mc.Delegate = delegate{m}
 	mc.Events = events{m}
-	mc.Logger = memberlistLogger(logger)
+	mc.Logger = memberlistLogger(logger, m.noteMemberlistLine)
+	if opts.wrapTransport != nil {
+		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+			BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("membership: starting gossip on %s: %w", net.JoinHostPort(mc.BindAddr, strconv.Itoa(opts.Gossip.Port)), err)
+		}
+		mc.BindPort = nt.GetAutoBindPort()
+		mc.AdvertisePort = mc.BindPort
+		mc.Transport = opts.wrapTransport(nt)
+	}
 
 	switch {
 	case opts.Gossip.Insecure:
@@ -224,6 +252,7 @@ func New(opts Options) (*Membership, error) {
 	if m.port == 0 {
 		m.port = int(ml.LocalNode().Port)
 	}
+	m.configured = m.normalizePeers(opts.Gossip.Peers)
 	m.stopped.Add(1)
 	go m.updater()
 	return m, nil
@@ -428,6 +457,8 @@ func (m *Membership) SetKeys(keys [][]byte) error {
 		}
 	}
 	m.log.Info("gossip keys replaced", "keys", len(keys))
+	// Hosts that could not decrypt the old keys may decrypt the new ones.
+	m.Kick()
 	return nil
 }
 

@@ -33,6 +33,13 @@ type Timing struct {
 	AwarenessMaxMult  int
 	DeadNodeReclaim   time.Duration
 	LeaveBroadcastMax time.Duration
+
+	// Re-merge (rejoin.go): a peer that is not alive is tried every
+	// RejoinInterval while it has been missing for less than
+	// RejoinBackoffAfter, then less often, up to every RejoinMaxInterval.
+	RejoinInterval     time.Duration
+	RejoinBackoffAfter time.Duration
+	RejoinMaxInterval  time.Duration
 }
 
 // Profiles maps each config profile to its timing. See doc.go for the
@@ -55,6 +62,10 @@ var Profiles = map[config.Profile]Timing{
 		AwarenessMaxMult:  8,
 		DeadNodeReclaim:   10 * time.Second,
 		LeaveBroadcastMax: time.Second,
+
+		RejoinInterval:     500 * time.Millisecond,
+		RejoinBackoffAfter: 30 * time.Second,
+		RejoinMaxInterval:  2 * time.Second,
 	},
 	// fast: about 0.14-0.23 s (median 169 ms), for a quiet LAN; more probes,
 	// and more false suspicions when hosts are overloaded.
@@ -73,6 +84,10 @@ var Profiles = map[config.Profile]Timing{
 		AwarenessMaxMult:  8,
 		DeadNodeReclaim:   10 * time.Second,
 		LeaveBroadcastMax: time.Second,
+
+		RejoinInterval:     250 * time.Millisecond,
+		RejoinBackoffAfter: 30 * time.Second,
+		RejoinMaxInterval:  2 * time.Second,
 	},
 }
 

@@ -182,7 +182,7 @@ func TestUnresolvedHostUntilPushPull(t *testing.T) {
 		t.Errorf("resolved h1 = %+v, want holds [ccc], passing [a bb ccc]", got)
 	}
 	d := election.Decide(h0.View())
-	if owner, ok := d.OwnerOf("a"); !ok || owner == "" {
+	if owner, ok := ownerOf(d, "a"); !ok || owner == "" {
 		t.Errorf("unit a, defined alike on both, has no owner: %+v", d)
 	}
 }
