@@ -1,142 +1,127 @@
 package announcer
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
-)
 
-// Wire constants of Ethernet and ARP for IPv4 over Ethernet (RFC 826).
-const (
-	etherTypeARP  = 0x0806
-	etherTypeIPv4 = 0x0800
-	ethHeaderLen  = 14
-	arpLen        = 28
-	minFrameLen   = 60 // without FCS; shorter frames are padded
-	arpHTEthernet = 1
-	arpRequest    = 1
-	arpReply      = 2
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
 )
 
 var (
-	broadcastMAC = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	ethBroadcast = ethernet.Broadcast
 	zeroMAC      = net.HardwareAddr{0, 0, 0, 0, 0, 0}
 )
 
 // errMalformed marks a packet that does not parse; it is dropped and counted.
 var errMalformed = errors.New("malformed packet")
 
-// arpFrame is an Ethernet frame carrying an IPv4-over-Ethernet ARP packet.
+// arpFrame is an Ethernet frame carrying an ARP packet for IPv4 over
+// Ethernet.
 type arpFrame struct {
-	ethDst, ethSrc net.HardwareAddr
-	op             uint16
-	sha            net.HardwareAddr // sender hardware address
-	spa            netip.Addr       // sender protocol address
-	tha            net.HardwareAddr // target hardware address
-	tpa            netip.Addr       // target protocol address
+	eth ethernet.Frame // Payload is not used: pkt is the payload
+	pkt arp.Packet
 }
 
-// parseARPFrame parses an Ethernet frame holding an ARP request or reply for
-// IPv4 over Ethernet. Anything else, including a truncated frame, is
-// errMalformed. Trailing padding is ignored. The result does not alias b.
+// parseARPFrame parses an untagged Ethernet frame holding an ARP request or
+// reply for IPv4 over Ethernet. Anything else, including a truncated frame,
+// is errMalformed. Trailing padding is ignored. The result does not alias b.
 func parseARPFrame(b []byte) (arpFrame, error) {
 	var f arpFrame
-	if len(b) < ethHeaderLen+arpLen {
+	if err := f.eth.UnmarshalBinary(b); err != nil {
 		return f, errMalformed
 	}
-	if binary.BigEndian.Uint16(b[12:14]) != etherTypeARP {
+	// The socket is bound to ARP: the kernel has taken any VLAN tag off.
+	if f.eth.EtherType != ethernet.EtherTypeARP || f.eth.VLAN != nil || f.eth.ServiceVLAN != nil {
 		return f, errMalformed
 	}
-	p := b[ethHeaderLen:]
-	if binary.BigEndian.Uint16(p[0:2]) != arpHTEthernet ||
-		binary.BigEndian.Uint16(p[2:4]) != etherTypeIPv4 ||
-		p[4] != 6 || p[5] != 4 {
+	if err := f.pkt.UnmarshalBinary(f.eth.Payload); err != nil {
 		return f, errMalformed
 	}
-	f.op = binary.BigEndian.Uint16(p[6:8])
-	if f.op != arpRequest && f.op != arpReply {
+	f.eth.Payload = nil
+	p := &f.pkt
+	if p.HardwareType != 1 || p.ProtocolType != uint16(ethernet.EtherTypeIPv4) ||
+		p.HardwareAddrLength != 6 || p.IPLength != 4 {
 		return f, errMalformed
 	}
-	f.ethDst = cloneMAC(b[0:6])
-	f.ethSrc = cloneMAC(b[6:12])
-	f.sha = cloneMAC(p[8:14])
-	f.spa = netip.AddrFrom4([4]byte(p[14:18]))
-	f.tha = cloneMAC(p[18:24])
-	f.tpa = netip.AddrFrom4([4]byte(p[24:28]))
+	if p.Operation != arp.OperationRequest && p.Operation != arp.OperationReply {
+		return f, errMalformed
+	}
 	return f, nil
 }
 
-func cloneMAC(b []byte) net.HardwareAddr { return net.HardwareAddr(append([]byte(nil), b...)) }
-
-// marshal returns the frame padded to the Ethernet minimum.
+// marshal returns the frame, padded to the Ethernet minimum.
 func (f arpFrame) marshal() []byte {
-	b := make([]byte, minFrameLen)
-	copy(b[0:6], f.ethDst)
-	copy(b[6:12], f.ethSrc)
-	binary.BigEndian.PutUint16(b[12:14], etherTypeARP)
-	p := b[ethHeaderLen:]
-	binary.BigEndian.PutUint16(p[0:2], arpHTEthernet)
-	binary.BigEndian.PutUint16(p[2:4], etherTypeIPv4)
-	p[4], p[5] = 6, 4
-	binary.BigEndian.PutUint16(p[6:8], f.op)
-	copy(p[8:14], f.sha)
-	spa := f.spa.As4()
-	copy(p[14:18], spa[:])
-	copy(p[18:24], f.tha)
-	tpa := f.tpa.As4()
-	copy(p[24:28], tpa[:])
+	payload, err := f.pkt.MarshalBinary()
+	if err != nil {
+		return nil // arp.Packet.MarshalBinary never fails
+	}
+	eth := f.eth
+	eth.EtherType = ethernet.EtherTypeARP
+	eth.Payload = payload
+	b, err := eth.MarshalBinary()
+	if err != nil {
+		return nil // only a service VLAN without a VLAN fails, and there is none
+	}
 	return b
+}
+
+// newARPFrame builds a frame from mac (this host's) to dst.
+func newARPFrame(dst net.HardwareAddr, op arp.Operation, sha net.HardwareAddr, spa netip.Addr, tha net.HardwareAddr, tpa netip.Addr) []byte {
+	p, err := arp.NewPacket(op, sha, spa, tha, tpa)
+	if err != nil {
+		return nil // the callers pass 6-byte MACs and IPv4 addresses
+	}
+	return arpFrame{eth: ethernet.Frame{Destination: dst, Source: sha}, pkt: *p}.marshal()
 }
 
 // gratuitousARP is the broadcast ARP request a new owner sends: sender and
 // target are both the VIP, so every neighbour that has the VIP in its cache
 // updates it to mac, and none that does not adds it.
-func gratuitousARP(mac net.HardwareAddr, vip netip.Addr) arpFrame {
-	return arpFrame{ethDst: broadcastMAC, ethSrc: mac, op: arpRequest,
-		sha: mac, spa: vip, tha: zeroMAC, tpa: vip}
+func gratuitousARP(mac net.HardwareAddr, vip netip.Addr) []byte {
+	return newARPFrame(ethBroadcast, arp.OperationRequest, mac, vip, zeroMAC, vip)
 }
 
 // arpProbe asks who has vip without claiming it (RFC 5227): sender address
 // 0.0.0.0, so no neighbour updates its cache, while any holder answers.
-func arpProbe(mac net.HardwareAddr, vip netip.Addr) arpFrame {
-	return arpFrame{ethDst: broadcastMAC, ethSrc: mac, op: arpRequest,
-		sha: mac, spa: netip.IPv4Unspecified(), tha: zeroMAC, tpa: vip}
+func arpProbe(mac net.HardwareAddr, vip netip.Addr) []byte {
+	return newARPFrame(ethBroadcast, arp.OperationRequest, mac, netip.IPv4Unspecified(), zeroMAC, vip)
 }
 
-// arpAnswer is the reply to request q for vip, from mac.
-func arpAnswer(q arpFrame, mac net.HardwareAddr, vip netip.Addr) arpFrame {
-	return arpFrame{ethDst: q.sha, ethSrc: mac, op: arpReply,
-		sha: mac, spa: vip, tha: q.sha, tpa: q.spa}
-}
-
-// handleARP decides what one received frame means on link l: it returns the
-// reply to send, if any, and raises a conflict when a foreign MAC claims a
-// managed VIP. It never blocks.
-func (a *Announcer) handleARP(l *link, b []byte) []byte {
+// handleARP decides what one received frame means on this link: it returns
+// the reply to send, if any, and reports a foreign MAC or another member
+// claiming a VIP. It never blocks.
+func (r *responder) handleARP(b []byte) []byte {
 	f, err := parseARPFrame(b)
 	if err != nil {
-		a.count.malformed.Add(1)
+		r.count.malformed.Add(1)
 		return nil
 	}
-	if macEqual(f.ethSrc, l.mac) || macEqual(f.sha, l.mac) {
-		return nil // our own packet, seen on the way out
+	p := &f.pkt
+	// AF_PACKET sockets see this host's own frames on the way out.
+	if r.book.isOwn(f.eth.Source) || r.book.isOwn(p.SenderHardwareAddr) {
+		return nil
 	}
+	gratuitous := p.Operation == arp.OperationRequest && p.SenderIP == p.TargetIP
 	// Whoever sends an ARP packet with a VIP as sender address claims it:
 	// a reply, a gratuitous ARP, or a request from a host using the VIP.
-	if f.spa.IsValid() && !f.spa.IsUnspecified() && a.isManaged(f.spa) && !a.isMemberMAC(f.sha) {
-		a.conflict(Event{Kind: ForeignMAC, VIP: f.spa, MAC: f.sha, Interface: l.name})
+	// From a member only replies and gratuitous ARPs count: they are what
+	// an owner sends.
+	if !p.SenderIP.IsUnspecified() {
+		r.heard(p.SenderIP, p.SenderHardwareAddr, p.Operation == arp.OperationReply || gratuitous)
 	}
-	if f.op != arpRequest || f.spa == f.tpa {
+	if p.Operation != arp.OperationRequest || gratuitous {
 		return nil // replies and announcements ask nothing
 	}
-	if !a.answers(l, f.tpa) {
+	if !r.book.answers(r, p.TargetIP) {
 		return nil
 	}
-	if len(f.sha) != 6 || f.sha[0]&1 == 1 {
+	if p.SenderHardwareAddr[0]&1 == 1 {
 		return nil // no unicast sender to answer to
 	}
-	return arpAnswer(f, l.mac, f.tpa).marshal()
+	// A probe (sender 0.0.0.0, RFC 5227) is answered like any request: to
+	// the prober's MAC, target address 0.0.0.0, so the prober hears the
+	// holder.
+	return newARPFrame(p.SenderHardwareAddr, arp.OperationReply, r.mac, p.TargetIP, p.SenderHardwareAddr, p.SenderIP)
 }
-
-func macEqual(x, y net.HardwareAddr) bool { return string(x) == string(y) }

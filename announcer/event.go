@@ -21,6 +21,12 @@ const (
 	LinkDown
 	// LinkUp: a managed interface has its link back.
 	LinkUp
+	// MemberAnswers: another cluster member's MAC (see SetClusterMACs)
+	// answers ARP, answers a neighbor solicitation, or sends a gratuitous
+	// ARP or unsolicited NA for a VIP this host owns (per the last Apply) or
+	// watches (per the last Watch). At most one per VIP and MAC every
+	// memberAnswersEvery (250 ms).
+	MemberAnswers
 )
 
 func (k EventKind) String() string {
@@ -33,6 +39,8 @@ func (k EventKind) String() string {
 		return "link-down"
 	case LinkUp:
 		return "link-up"
+	case MemberAnswers:
+		return "member-answers"
 	}
 	return "unknown"
 }
@@ -42,10 +50,12 @@ type Event struct {
 	Kind EventKind
 	// VIP is the address concerned; invalid for link events.
 	VIP netip.Addr
-	// MAC is the foreign hardware address claiming VIP (ForeignMAC only).
+	// MAC is the hardware address claiming VIP: a foreign one for
+	// ForeignMAC, a cluster member's for MemberAnswers.
 	MAC net.HardwareAddr
-	// Interface is where it was seen: the managed interface for ForeignMAC
-	// and link events, the interface carrying the address for ForeignAddress.
+	// Interface is where it was seen: the managed interface for ForeignMAC,
+	// MemberAnswers and link events, the interface carrying the address for
+	// ForeignAddress.
 	Interface string
 	At        time.Time
 }
@@ -55,17 +65,21 @@ type Counters struct {
 	GARPSent      uint64 // gratuitous ARPs sent (bursts and refreshes)
 	NASent        uint64 // unsolicited neighbor advertisements sent
 	ARPReplies    uint64 // ARP replies sent for owned VIPs
-	NAReplies     uint64 // solicited neighbor advertisements sent
-	ProbesSent    uint64 // ARP probes and NS sent before a fresh claim
+	NAReplies     uint64 // neighbor advertisements sent in answer to a solicitation
+	ClaimProbes   uint64 // ARP probes and NS sent before the first claim of a VIP nobody held
+	SplitProbes   uint64 // ARP probes and NS sent to hear other holders of owned and watched VIPs
 	Malformed     uint64 // packets dropped because they did not parse
-	Conflicts     uint64 // conflict events raised (before rate limiting of the channel)
+	Conflicts     uint64 // ForeignMAC and ForeignAddress events raised (before the channel)
+	MemberAnswers uint64 // MemberAnswers events raised (before the channel)
 	EventsDropped uint64 // events lost because nobody read Events fast enough
 	SendErrors    uint64 // packets the kernel refused to send
 }
 
 type counters struct {
-	garpSent, naSent, arpReplies, naReplies, probesSent atomic.Uint64
-	malformed, conflicts, eventsDropped, sendErrors     atomic.Uint64
+	garpSent, naSent, arpReplies, naReplies         atomic.Uint64
+	claimProbes, splitProbes                        atomic.Uint64
+	malformed, conflicts, memberAnswers, eventsDrop atomic.Uint64
+	sendErrors                                      atomic.Uint64
 }
 
 func (c *counters) snapshot() Counters {
@@ -74,10 +88,12 @@ func (c *counters) snapshot() Counters {
 		NASent:        c.naSent.Load(),
 		ARPReplies:    c.arpReplies.Load(),
 		NAReplies:     c.naReplies.Load(),
-		ProbesSent:    c.probesSent.Load(),
+		ClaimProbes:   c.claimProbes.Load(),
+		SplitProbes:   c.splitProbes.Load(),
 		Malformed:     c.malformed.Load(),
 		Conflicts:     c.conflicts.Load(),
-		EventsDropped: c.eventsDropped.Load(),
+		MemberAnswers: c.memberAnswers.Load(),
+		EventsDropped: c.eventsDrop.Load(),
 		SendErrors:    c.sendErrors.Load(),
 	}
 }

@@ -5,14 +5,15 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ndp"
 )
 
 // FuzzParseARPFrame: any input either fails to parse or round-trips.
 func FuzzParseARPFrame(f *testing.F) {
 	f.Add(request(clientMAC, clientIP4, testVIP4))
-	f.Add(gratuitousARP(ownMAC, testVIP4).marshal())
-	f.Add(arpProbe(ownMAC, testVIP4).marshal())
+	f.Add(gratuitousARP(ownMAC, testVIP4))
+	f.Add(arpProbe(ownMAC, testVIP4))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := parseARPFrame(b)
@@ -26,7 +27,8 @@ func FuzzParseARPFrame(f *testing.F) {
 		if !bytes.Equal(again.marshal(), fr.marshal()) {
 			t.Fatalf("round trip changed %+v to %+v", fr, again)
 		}
-		if !bytes.Equal(fr.marshal()[:ethHeaderLen+arpLen], b[:ethHeaderLen+arpLen]) {
+		const headers = 14 + 28
+		if !bytes.Equal(fr.marshal()[:headers], b[:headers]) {
 			t.Fatalf("marshal does not reproduce the input header")
 		}
 	})
@@ -36,19 +38,24 @@ func FuzzParseARPFrame(f *testing.F) {
 // the owned VIP, with its own MAC.
 func FuzzHandleARP(f *testing.F) {
 	f.Add(request(clientMAC, clientIP4, testVIP4))
-	f.Add(gratuitousARP(foreignMAC, testVIP4).marshal())
-	f.Add(arpProbe(clientMAC, testVIP4).marshal())
+	f.Add(gratuitousARP(foreignMAC, testVIP4))
+	f.Add(arpProbe(clientMAC, testVIP4))
+	f.Add(reply(memberMAC, testVIP4))
+	h := offline(f, testVIP4)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		a, l := offline(t, testVIP4)
-		reply := a.handleARP(l, b)
-		if reply == nil {
+		out := h.r.handleARP(b)
+		for len(h.a.Events()) > 0 {
+			<-h.a.Events()
+		}
+		if out == nil {
 			return
 		}
-		fr, err := parseARPFrame(reply)
+		fr, err := parseARPFrame(out)
 		if err != nil {
 			t.Fatalf("sent a reply that does not parse: %v", err)
 		}
-		if fr.op != arpReply || fr.spa != testVIP4 || !macEqual(fr.sha, ownMAC) || !macEqual(fr.ethSrc, ownMAC) {
+		p := fr.pkt
+		if p.Operation != arp.OperationReply || p.SenderIP != testVIP4 || !macEqual(p.SenderHardwareAddr, ownMAC) || !macEqual(fr.eth.Source, ownMAC) {
 			t.Fatalf("bad reply %+v", fr)
 		}
 	})
@@ -66,14 +73,18 @@ func FuzzHandleNDP(f *testing.F) {
 	seed(solicitation(clientMAC, testVIP6))
 	seed(&ndp.NeighborSolicitation{TargetAddress: testVIP6})
 	seed(unsolicitedNA(foreignMAC, testVIP6))
+	seed(unsolicitedNA(memberMAC, testVIP6))
 	f.Add([]byte{135, 0, 0, 0}, false)
+	h := offline(f, testVIP6)
 	f.Fuzz(func(t *testing.T, b []byte, dad bool) {
-		a, l := offline(t, testVIP6)
 		src := clientIP6
 		if dad {
 			src = netip.IPv6Unspecified()
 		}
-		r, ok := a.handleNDP(l, b, ndp.HopLimit, src)
+		r, ok := h.r.handleNDP(b, ndp.HopLimit, src)
+		for len(h.a.Events()) > 0 {
+			<-h.a.Events()
+		}
 		if !ok {
 			return
 		}

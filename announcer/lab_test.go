@@ -219,7 +219,7 @@ func TestTuningIsRestoredAfterCloseAndAfterACrash(t *testing.T) {
 	cfg := helperConfig{
 		Interfaces: []Interface{
 			{Name: "eth0", Tuning: true},
-			{Name: "vbr0", Tuning: true, BridgePorts: []string{"vport0"}},
+			{Name: "vbr0", Tuning: true},
 		},
 		VIPs:     []helperVIP{vip4, vip6},
 		StateDir: t.TempDir(),
@@ -318,7 +318,7 @@ func TestAForeignMACAnsweringForAVIPIsAConflict(t *testing.T) {
 	helpers[0].apply([]string{vip4.Name, vip6.Name}, []string{vip4.Name})
 	waitEvent(t, helpers[0], wireEvent{Kind: "foreign-mac", VIP: vip4.Address, MAC: rogue, Interface: "eth0"})
 	waitEvent(t, helpers[0], wireEvent{Kind: "foreign-mac", VIP: vip6.Address, MAC: rogue, Interface: "eth0"})
-	if c := helpers[0].counters(); c.ProbesSent == 0 || c.Conflicts == 0 {
+	if c := helpers[0].counters(); c.ClaimProbes+c.SplitProbes == 0 || c.Conflicts == 0 {
 		t.Errorf("counters %+v: want probes and conflicts", c)
 	}
 }

@@ -18,16 +18,7 @@ var (
 	DefaultProbeWait = 200 * time.Millisecond
 )
 
-const (
-	defaultSysctlRoot = "/proc/sys"
-	defaultSysRoot    = "/sys"
-	eventBuffer       = 64
-	// conflictEvery is the least time between two events about the same
-	// conflict, so a flood of packets is not a flood of events.
-	conflictEvery = time.Second
-	// maxConflictKeys is when old entries of the rate limiter are pruned.
-	maxConflictKeys = 1024
-)
+const defaultSysctlRoot = "/proc/sys"
 
 // Interface is a managed NIC or bridge.
 type Interface struct {
@@ -35,9 +26,6 @@ type Interface struct {
 	// Tuning sets arp_ignore, arp_announce and rp_filter. Bridge ports are
 	// left alone (see tuner.plan).
 	Tuning bool
-	// BridgePorts are the ports of a bridge that face the LAN, besides its
-	// physical NICs; vipctl doctor checks them.
-	BridgePorts []string
 }
 
 // Options configure an Announcer.
@@ -54,14 +42,19 @@ type Options struct {
 	Burst []time.Duration
 	// ProbeWait bounds the probe before a fresh claim (DefaultProbeWait if 0).
 	ProbeWait time.Duration
+	// ProbeRate caps the probes of owned and watched VIPs per second on each
+	// link (DefaultProbeRate if 0); see probeSchedule.
+	ProbeRate int
 	Logger    *slog.Logger
+
+	clock clock // the wall clock unless a test sets one
 }
 
 // OptionsFromConfig maps the vipd.yaml settings the announcer uses.
 func OptionsFromConfig(cfg *config.Config) Options {
 	o := Options{StateDir: cfg.StateDir, Refresh: cfg.Announce.Refresh.Duration, VIPs: cfg.VIPs}
 	for _, ifc := range cfg.Interfaces {
-		o.Interfaces = append(o.Interfaces, Interface{Name: ifc.Name, Tuning: ifc.Tuning, BridgePorts: ifc.BridgePorts})
+		o.Interfaces = append(o.Interfaces, Interface{Name: ifc.Name, Tuning: ifc.Tuning})
 	}
 	return o
 }
@@ -79,8 +72,14 @@ func (o Options) withDefaults() (Options, error) {
 	if o.ProbeWait <= 0 {
 		o.ProbeWait = DefaultProbeWait
 	}
+	if o.ProbeRate <= 0 {
+		o.ProbeRate = DefaultProbeRate
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.clock == nil {
+		o.clock = wallClock{}
 	}
 	return o, nil
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// watch subscribes to address and link changes. The subscriptions end when
+// watchKernel subscribes to address and link changes. The subscriptions end when
 // a.done is closed; their goroutines end once the channels are drained.
-func (a *Announcer) watch() error {
+func (a *Announcer) watchKernel() error {
 	addrs := make(chan netlink.AddrUpdate, 64)
 	err := netlink.AddrSubscribeWithOptions(addrs, a.done, netlink.AddrSubscribeOptions{
 		ListExisting:  true, // the initial scan
@@ -63,14 +63,16 @@ func (a *Announcer) foreignAddress(vip netip.Addr, linkIndex int) {
 	if a.dummy != nil && linkIndex == a.dummy.Attrs().Index {
 		return
 	}
-	if !a.isManaged(vip) {
+	if !a.book.isManaged(vip) {
 		return
 	}
 	name := fmt.Sprintf("ifindex %d", linkIndex)
 	if l, err := netlink.LinkByIndex(linkIndex); err == nil {
 		name = l.Attrs().Name
 	}
-	a.conflict(Event{Kind: ForeignAddress, VIP: vip, Interface: name})
+	if a.events.raise(Event{Kind: ForeignAddress, VIP: vip, Interface: name}, conflictEvery) {
+		a.count.conflicts.Add(1)
+	}
 }
 
 // scanAddrs looks for managed VIPs on other interfaces now.
@@ -91,45 +93,16 @@ func (a *Announcer) linkUpdate(u netlink.LinkUpdate) {
 	attrs := u.Link.Attrs()
 	up := attrs.OperState == netlink.OperUp ||
 		(attrs.OperState == netlink.OperUnknown && attrs.Flags&net.FlagUp != 0)
-	a.mu.Lock()
-	l := a.links[attrs.Name]
-	if l == nil || l.index != attrs.Index || l.up == up {
-		a.mu.Unlock()
+	r := a.responders[attrs.Name] // not written after the watch starts
+	if r == nil || r.index != attrs.Index || r.up.Swap(up) == up {
 		return
 	}
-	l.up = up
-	var again []*claim
-	if up {
-		for _, c := range a.owned {
-			if c.link == l {
-				again = append(again, c)
-			}
-		}
-	}
-	a.mu.Unlock()
 	if !up {
-		a.emit(Event{Kind: LinkDown, Interface: l.name})
+		a.events.emit(Event{Kind: LinkDown, Interface: r.name})
 		return
 	}
-	a.emit(Event{Kind: LinkUp, Interface: l.name})
+	a.events.emit(Event{Kind: LinkUp, Interface: r.name})
 	// Neighbours may have forgotten this host while the link was down:
 	// announce every VIP it owns there again.
-	for _, c := range again {
-		a.restartAnnouncing(c)
-	}
-}
-
-// restartAnnouncing replaces c's announcing goroutine with a fresh burst.
-func (a *Announcer) restartAnnouncing(old *claim) {
-	a.mu.Lock()
-	if a.owned[old.vip] != old || a.closed {
-		a.mu.Unlock()
-		return
-	}
-	old.cancel()
-	ctx, cancel := contextWithCancel(a)
-	c := &claim{vip: old.vip, link: old.link, cancel: cancel}
-	a.owned[old.vip] = c
-	a.mu.Unlock()
-	a.wg.Go(func() { a.announceLoop(ctx, c) })
+	a.claims.reannounce(r)
 }
