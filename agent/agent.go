@@ -10,6 +10,7 @@ import (
 
 	"github.com/vipd/vipd/announcer"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/membership"
 )
 
 // Options are what New needs.
@@ -56,6 +57,8 @@ type Agent struct {
 	cfg       *config.Config
 	loadedAt  time.Time
 	reloadErr string
+	// members are the gossip members as the last step saw them.
+	members []membership.Member
 	// lastStep is when the loop last finished a step.
 	lastStep time.Time
 	ready    chan struct{} // closed once the machine has acted on a settled view

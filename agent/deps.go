@@ -27,6 +27,9 @@ type Cluster interface {
 	Members() []membership.Member
 	// Leave tells the others this host is going, and waits up to timeout.
 	Leave(timeout time.Duration) error
+	// KeyMismatches are the peers seen lately whose gossip this host cannot
+	// decrypt, or that reject its own.
+	KeyMismatches() []membership.KeyMismatch
 }
 
 // Checks is what the agent needs from the health checks (health.Set).
@@ -45,6 +48,9 @@ type Announcer interface {
 	// packets for the VIPs it did not answer for before. Fresh lists VIPs
 	// no host held before, which may be probed for a foreign holder first.
 	Apply(ctx context.Context, owned []config.VIP, fresh []string) error
+	// Watch sets the VIPs this host holds but does not answer for, to be
+	// probed: a member answering for one shows in Events.
+	Watch(vips []config.VIP)
 	// Events reports conflicts, members heard answering, and link changes.
 	Events() <-chan announcer.Event
 	// Manage sets every VIP of the config after a reload: their addresses

@@ -1,21 +1,32 @@
 package agent
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/membership"
 )
 
-// DoctorFacts returns the running config's interfaces and VIPs for
-// `vipctl doctor`, which checks this host's kernel against them.
+// keyMismatches is what membership.Membership says of peers whose gossip
+// key differs; a Cluster without it (a test fake) reports none.
+type keyMismatches interface {
+	KeyMismatches() []membership.KeyMismatch
+}
+
+// DoctorFacts returns the running config's interfaces and VIPs, and the
+// peers whose gossip key differs, for `vipctl doctor`, which checks this
+// host's kernel and the cluster against them.
 func (a *Agent) DoctorFacts() api.DoctorFacts {
 	cfg := a.Config()
 	f := api.DoctorFacts{
-		Node:       cfg.NodeName,
-		File:       a.opts.File,
-		Interfaces: []api.ManagedInterface{},
-		VIPs:       []api.DoctorVIP{},
+		Node:          cfg.NodeName,
+		File:          a.opts.File,
+		Interfaces:    []api.ManagedInterface{},
+		VIPs:          []api.DoctorVIP{},
+		GossipKeyFile: cfg.Gossip.KeyFile,
 	}
 	for _, ifc := range cfg.Interfaces {
 		f.Interfaces = append(f.Interfaces, api.ManagedInterface{
@@ -27,6 +38,14 @@ func (a *Agent) DoctorFacts() api.DoctorFacts {
 		f.VIPs = append(f.VIPs, api.DoctorVIP{
 			Name: v.Name, Address: v.Address.Addr().String(), Interface: v.Interface,
 			Nodes: slices.Clone(v.Nodes),
+		})
+	}
+	if km, ok := a.opts.Cluster.(keyMismatches); ok {
+		for _, k := range km.KeyMismatches() {
+			f.KeyMismatches = append(f.KeyMismatches, api.GossipPeer{Node: k.Node, Address: k.Addr})
+		}
+		slices.SortFunc(f.KeyMismatches, func(x, y api.GossipPeer) int {
+			return cmp.Or(strings.Compare(x.Node, y.Node), strings.Compare(x.Address, y.Address))
 		})
 	}
 	return f

@@ -61,6 +61,8 @@ func (c *loneCluster) Members() []membership.Member {
 
 func (c *loneCluster) Leave(time.Duration) error { return nil }
 
+func (c *loneCluster) KeyMismatches() []membership.KeyMismatch { return nil }
+
 // fakeChecks passes every unit of the config.
 type fakeChecks struct {
 	mu    sync.Mutex
@@ -121,6 +123,7 @@ func (a *fakeAnnouncer) Apply(_ context.Context, owned []config.VIP, _ []string)
 
 func (a *fakeAnnouncer) Events() <-chan announcer.Event    { return a.events }
 func (a *fakeAnnouncer) Manage([]config.VIP) error         { return nil }
+func (a *fakeAnnouncer) Watch([]config.VIP)                {}
 func (a *fakeAnnouncer) SetClusterMACs([]net.HardwareAddr) {}
 func (a *fakeAnnouncer) answering() []string {
 	a.mu.Lock()

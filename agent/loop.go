@@ -18,10 +18,13 @@ func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.T
 		Members: a.opts.Cluster.Members(),
 		Settled: a.opts.Cluster.Settled(),
 		Events:  events,
+
+		KeyMismatches: a.opts.Cluster.KeyMismatches(),
 	}
 	a.mu.Lock()
 	in.Config = a.cfg
 	plan := a.machine.Step(in)
+	a.members = in.Members
 	a.mu.Unlock()
 
 	a.carryOut(ctx, in, plan)
@@ -52,6 +55,7 @@ func (a *Agent) carryOut(ctx context.Context, in Input, p Plan) {
 	if err := a.opts.Announcer.Apply(ctx, p.Owned, p.Fresh); err != nil && ctx.Err() == nil {
 		a.log.Error("announcing the VIPs this host owns failed; retrying every second", "err", err)
 	}
+	a.opts.Announcer.Watch(p.Watched)
 	a.publish.set(p.Publish)
 	for _, k := range p.Gained {
 		a.log.Info("this host now announces a VIP unit", "unit", k)
@@ -65,7 +69,7 @@ func (a *Agent) carryOut(ctx context.Context, in Input, p Plan) {
 			continue
 		}
 		a.logChange(c)
-		a.opts.Metrics.transition(c.VIP.Name, c.To.role)
+		a.opts.Metrics.transition(c.VIP.Name, c.From, c.To)
 		a.notify.stateChanged(in.Config.Notify, c)
 	}
 	a.opts.Metrics.forgetExcept(in.Config.VIPs)
@@ -73,8 +77,11 @@ func (a *Agent) carryOut(ctx context.Context, in Input, p Plan) {
 
 func (a *Agent) logChange(c Change) {
 	level := a.log.Info
-	if c.To.health != api.HealthOK {
+	switch c.To.health {
+	case api.HealthNoOwner:
 		level = a.log.Warn
+	case api.HealthConflict, api.HealthSplit:
+		level = a.log.Error
 	}
 	level("VIP state changed", "vip", c.VIP.Name, "address", c.VIP.Address.Addr().String(),
 		"health", c.To.health, "role", orNone(string(c.From.role))+" -> "+string(c.To.role),
@@ -92,7 +99,7 @@ func (a *Agent) logEvent(ev announcer.Event) {
 	case announcer.LinkDown:
 		a.log.Warn("managed interface is down; this host cannot announce on it until it comes back", "interface", ev.Interface)
 	case announcer.LinkUp:
-		a.log.Info("managed interface is up", "interface", ev.Interface)
+		a.log.Info("managed interface is up; claiming again once this host has rejoined the cluster", "interface", ev.Interface)
 	}
 }
 

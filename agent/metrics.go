@@ -23,6 +23,7 @@ type Metrics struct {
 	transitions *prometheus.CounterVec
 	conflicts   *prometheus.CounterVec
 	links       *prometheus.CounterVec
+	splits      *prometheus.CounterVec
 	known       map[string]bool // VIP names with series
 }
 
@@ -53,9 +54,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vipd_link_changes_total",
 			Help: "Managed interfaces going down or up.",
 		}, []string{"interface", "change"}),
+		splits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vipd_splits_total",
+			Help: "Splits seen: another member answering for a VIP this host holds while gossip does not show it alive.",
+		}, []string{"vip"}),
 		known: map[string]bool{},
 	}
-	reg.MustRegister(m.role, m.health, m.owner, m.transitions, m.conflicts, m.links)
+	reg.MustRegister(m.role, m.health, m.owner, m.transitions, m.conflicts, m.links, m.splits)
 	return m
 }
 
@@ -82,11 +87,16 @@ func oneIf(b bool) float64 {
 	return 0
 }
 
-func (m *Metrics) transition(vip string, role api.Role) {
+func (m *Metrics) transition(vip string, from, to vipRecord) {
 	if m == nil {
 		return
 	}
-	m.transitions.WithLabelValues(vip, string(role)).Inc()
+	if from.role != to.role {
+		m.transitions.WithLabelValues(vip, string(to.role)).Inc()
+	}
+	if to.health == api.HealthSplit && from.health != api.HealthSplit {
+		m.splits.WithLabelValues(vip).Inc()
+	}
 }
 
 // forgetExcept drops the series of VIPs no longer configured.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -44,15 +45,30 @@ type simHost struct {
 	health      map[string]health.UnitStatus
 	published   membership.Local
 	answering   []string // VIP names this host answers for
+	watching    []string // VIP names this host probes without answering
 	events      []announcer.Event
 	drainedDisk time.Time // the drain kept in state_dir; zero when none
+	// linkDown cuts the host from the LAN and from gossip.
+	linkDown bool
+	// gossipBack is when gossip with the others works again after the link
+	// came back: re-joining takes a moment.
+	gossipBack time.Time
+	// wrongKey: the host's gossip key differs from the others'.
+	wrongKey bool
+	// side is the host's half of the LAN when it is cut in two ("" or "a",
+	// "b"); hosts on different sides neither gossip nor hear each other.
+	side string
+	// gossipSide is the same for gossip alone (a firewall on port 7946).
+	gossipSide string
+	// moves counts the times the host started answering for each VIP.
+	moves map[string]int
 }
 
 func newSim(t *testing.T, yaml string, names []string) *sim {
 	s := &sim{t: t, start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), hosts: map[string]*simHost{}}
 	s.now = s.start
 	for i, n := range names {
-		h := &simHost{name: n, mac: net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}, health: map[string]health.UnitStatus{}}
+		h := &simHost{name: n, mac: net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}, health: map[string]health.UnitStatus{}, moves: map[string]int{}}
 		h.cfg = s.parse(yaml, n)
 		s.hosts[n] = h
 	}
@@ -85,7 +101,7 @@ func (s *sim) startHost(name string) {
 	h := s.host(name)
 	h.m = NewMachine(name, []net.HardwareAddr{h.mac})
 	h.up, h.stopping = true, false
-	h.published, h.answering = membership.Local{}, nil
+	h.published, h.answering, h.watching = membership.Local{}, nil, nil
 	if !h.drainedDisk.IsZero() {
 		h.m.SetDrained(true, h.drainedDisk)
 	}
@@ -104,6 +120,20 @@ func (s *sim) crash(name string) {
 	s.note("%s crashed", name)
 }
 
+// gossips reports whether h and g exchange gossip now.
+func (s *sim) gossips(h, g *simHost) bool {
+	if h == g {
+		return true
+	}
+	return g.up && h.up && s.hears(h, g) && h.gossipSide == g.gossipSide &&
+		!h.wrongKey && !g.wrongKey && !s.now.Before(h.gossipBack) && !s.now.Before(g.gossipBack)
+}
+
+// hears reports whether h and g reach each other on the LAN.
+func (s *sim) hears(h, g *simHost) bool {
+	return g.up && h.up && !h.linkDown && !g.linkDown && h.side == g.side
+}
+
 // view is the cluster as gossip shows it to host h.
 func (s *sim) view(h *simHost) election.View {
 	var hosts []election.Host
@@ -113,7 +143,7 @@ func (s *sim) view(h *simHost) election.View {
 			continue
 		}
 		hosts = append(hosts, election.Host{
-			Name: n, Alive: g.up, Drained: g.published.Drained,
+			Name: n, Alive: s.gossips(h, g), Drained: g.published.Drained,
 			Known:   election.Fingerprints(membership.UnitsFromConfig(g.cfg.VIPs)),
 			Passing: maps.Clone(g.published.Passing), Holds: maps.Clone(g.published.Holds),
 		})
@@ -121,12 +151,12 @@ func (s *sim) view(h *simHost) election.View {
 	return election.View{Hosts: hosts, Units: membership.UnitsFromConfig(h.cfg.VIPs)}
 }
 
-func (s *sim) members() []membership.Member {
+func (s *sim) members(h *simHost) []membership.Member {
 	var ms []membership.Member
 	for _, n := range s.names() {
 		g := s.hosts[n]
 		st := membership.StateAlive
-		if !g.up {
+		if !s.gossips(h, g) {
 			st = membership.StateDead
 		}
 		ms = append(ms, membership.Member{Name: n, State: st, MACs: []net.HardwareAddr{g.mac}, Resolved: true})
@@ -153,15 +183,20 @@ func (s *sim) stepHost(h *simHost) {
 	}
 	p := h.m.Step(Input{
 		Now: s.now, Config: h.cfg, Health: units, View: s.view(h),
-		Members: s.members(), Settled: true, Events: h.events,
+		Members: s.members(h), Settled: true, Events: h.events,
+		KeyMismatches: s.keyMismatches(h),
 	})
 	h.events = nil
 	before := h.answering
-	h.answering = nil
+	h.answering, h.watching = nil, nil
 	for _, v := range p.Owned {
 		h.answering = append(h.answering, v.Name)
 	}
+	for _, v := range p.Watched {
+		h.watching = append(h.watching, v.Name)
+	}
 	s.wireChanged(h, before)
+	s.hearAnswers(h)
 	h.published = p.Publish
 	for _, c := range p.Changes {
 		if c.From.role != c.To.role || c.From.health != c.To.health {
@@ -179,6 +214,7 @@ func (s *sim) stepHost(h *simHost) {
 func (s *sim) wireChanged(h *simHost, before []string) {
 	for _, v := range h.answering {
 		if !slices.Contains(before, v) {
+			h.moves[v]++
 			s.note("%s answers %s", h.name, v)
 		}
 	}
@@ -191,6 +227,41 @@ func (s *sim) wireChanged(h *simHost, before []string) {
 			s.note("GAP: nobody answers %s", v)
 		}
 	}
+}
+
+// hearAnswers delivers what h's announcer hears on the LAN: every other
+// host answering for a VIP h answers for or watches (probes draw the
+// answers), as MemberAnswers at h's next step.
+func (s *sim) hearAnswers(h *simHost) {
+	for _, n := range s.names() {
+		g := s.hosts[n]
+		if g == h || !s.hears(h, g) {
+			continue
+		}
+		for _, v := range g.answering {
+			if !slices.Contains(h.answering, v) && !slices.Contains(h.watching, v) {
+				continue
+			}
+			addr := vipAddress(h.cfg, v)
+			if !addr.IsValid() {
+				continue
+			}
+			h.events = append(h.events, announcer.Event{Kind: announcer.MemberAnswers, VIP: addr, MAC: g.mac, Interface: "eth0", At: s.now})
+		}
+	}
+}
+
+// keyMismatches are the hosts whose gossip h cannot decrypt: with a wrong
+// key on either side, every running peer it can reach.
+func (s *sim) keyMismatches(h *simHost) []membership.KeyMismatch {
+	var out []membership.KeyMismatch
+	for _, n := range s.names() {
+		g := s.hosts[n]
+		if g != h && s.hears(h, g) && (h.wrongKey || g.wrongKey) {
+			out = append(out, membership.KeyMismatch{Addr: "198.51.100." + n[1:] + ":7946", Node: n, LastSeen: s.now})
+		}
+	}
+	return out
 }
 
 // answering returns the hosts that answer for vip.
@@ -239,7 +310,12 @@ func (s *sim) status(withReasons bool) string {
 			if !h.up {
 				continue
 			}
-			st := h.m.status(h.cfg, configState(), "")
+			st := h.m.status(h.cfg, configState(), "", s.members(h), s.now)
+			if withReasons && v.Name == any.cfg.VIPs[0].Name {
+				for _, p := range st.Problems {
+					fmt.Fprintf(&b, "  %s: PROBLEM %s\n", n, p)
+				}
+			}
 			for _, vs := range st.VIPs {
 				if vs.Name != v.Name {
 					continue
@@ -255,6 +331,27 @@ func (s *sim) status(withReasons bool) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
+func vipAddress(cfg *config.Config, vip string) netip.Addr {
+	for _, v := range cfg.VIPs {
+		if v.Name == vip {
+			return v.Address.Addr()
+		}
+	}
+	return netip.Addr{}
+}
+
 func configured(cfg *config.Config, vip string) bool {
 	return slices.ContainsFunc(cfg.VIPs, func(v config.VIP) bool { return v.Name == vip })
+}
+
+// moves prints, per VIP, how many times each host started answering it.
+func (s *sim) moves() string {
+	var b strings.Builder
+	for _, n := range s.names() {
+		h := s.hosts[n]
+		for _, v := range slices.Sorted(maps.Keys(h.moves)) {
+			fmt.Fprintf(&b, "%s %s: %d\n", n, v, h.moves[v])
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
 }

@@ -14,11 +14,11 @@ import (
 func (a *Agent) Status() api.Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.machine.status(a.cfg, api.ConfigState{File: a.opts.File, LoadedAt: a.loadedAt, ReloadError: a.reloadErr}, a.opts.Version)
+	return a.machine.status(a.cfg, api.ConfigState{File: a.opts.File, LoadedAt: a.loadedAt, ReloadError: a.reloadErr}, a.opts.Version, a.members, a.opts.Clock.Now())
 }
 
 // status is the machine's state as the control API shows it.
-func (m *Machine) status(cfg *config.Config, cs api.ConfigState, version string) api.Status {
+func (m *Machine) status(cfg *config.Config, cs api.ConfigState, version string, members []membership.Member, now time.Time) api.Status {
 	st := api.Status{
 		Node:         cfg.NodeName,
 		Version:      version,
@@ -26,12 +26,13 @@ func (m *Machine) status(cfg *config.Config, cs api.ConfigState, version string)
 		DrainedSince: m.drainedSince,
 		Converged:    m.converged,
 		Config:       cs,
+		Problems:     slices.Clone(m.problems),
 		VIPs:         []api.VIPStatus{},
 	}
 	for _, v := range cfg.VIPs {
 		rec, ok := m.records[v.Name]
 		d, _ := m.decisions.Lookup(v.Unit())
-		f := m.facts(v, time.Time{})
+		f := m.facts(v, members, now)
 		vs := api.VIPStatus{
 			Name:      v.Name,
 			Address:   v.Address.Addr().String(),
@@ -44,6 +45,7 @@ func (m *Machine) status(cfg *config.Config, cs api.ConfigState, version string)
 			Since:     rec.since,
 			Hosts:     hostEligibility(d, cfg.NodeName, f),
 			Conflict:  f.conflict,
+			Split:     f.split,
 		}
 		if !ok {
 			vs.Health, vs.Role, vs.Reason = api.HealthNoOwner, api.RoleStandby, "not decided yet"

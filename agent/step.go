@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"maps"
 	"net"
 	"slices"
@@ -32,6 +33,8 @@ type Input struct {
 	Settled bool
 	// Events are what the announcer saw since the last step.
 	Events []announcer.Event
+	// KeyMismatches are peers whose gossip this host cannot decrypt.
+	KeyMismatches []membership.KeyMismatch
 }
 
 // Plan is what the loop carries out after a step.
@@ -40,6 +43,10 @@ type Plan struct {
 	// was seen holding, which the announcer may probe first.
 	Owned []config.VIP
 	Fresh []string
+	// Watched are VIPs this host holds but does not answer for, because
+	// another member won them on the LAN; the announcer probes them to hear
+	// whether that member still answers.
+	Watched []config.VIP
 	// Publish is what this host gossips about itself.
 	Publish membership.Local
 	// ClusterMACs is set when the members' MACs changed.
@@ -91,6 +98,15 @@ type Machine struct {
 	units        map[string]health.UnitStatus
 	converged    bool
 	clusterMACs  string
+	splits       splits
+	links        links
+	// blocked says, per unit, why this host may not claim it now.
+	blocked map[string]string
+	// isolated is set while this host cannot decrypt its peers' gossip: it
+	// knows nothing of the cluster's owners.
+	isolated bool
+	// problems are what keeps this host from claiming, for status.
+	problems []string
 }
 
 type conflict struct {
@@ -111,6 +127,8 @@ func NewMachine(self string, macs []net.HardwareAddr) *Machine {
 		everHeld:  election.NewKeySet(),
 		conflicts: map[string]conflict{},
 		records:   map[string]vipRecord{},
+		splits:    newSplits(),
+		links:     newLinks(),
 	}
 }
 
@@ -128,8 +146,9 @@ func (m *Machine) SetDrained(drained bool, now time.Time) {
 // Step decides what this host does now.
 func (m *Machine) Step(in Input) Plan {
 	p := Plan{Events: in.Events}
+	m.splits.watchGossip(in.View, in.Now)
 	for _, ev := range in.Events {
-		m.noteEvent(ev, in.Now)
+		m.noteEvent(ev, in)
 	}
 	passing := election.NewKeySet()
 	m.units = map[string]health.UnitStatus{}
@@ -139,6 +158,11 @@ func (m *Machine) Step(in Input) Plan {
 			passing[u.Unit] = struct{}{}
 		}
 	}
+	mayNotHold, mayNotClaim := m.links.blocked(in.Config, in.View, m.self, in.Now)
+	for unit := range mayNotHold {
+		delete(passing, unit)
+	}
+	keyProblem := keyProblem(in.KeyMismatches, in.View, m.self)
 
 	view := m.withSelf(in.View, passing)
 	for _, h := range view.Hosts {
@@ -148,20 +172,48 @@ func (m *Machine) Step(in Input) Plan {
 	}
 	ds := election.Decide(view)
 	want := m.handoff.desired(m.self, view, ds, passing, m.holds, in.Now, in.Config.DrainTimeout.Duration)
+	m.blocked = map[string]string{}
+	m.isolated = keyProblem != ""
+	for _, d := range ds {
+		reason := mayNotHold[d.Key]
+		if reason == "" && !m.holds.Has(d.Key) {
+			reason = cmp.Or(keyProblem, mayNotClaim[d.Key])
+		}
+		if reason != "" {
+			m.blocked[d.Key] = reason
+			delete(want, d.Key)
+		}
+	}
 	p.WakeAt = m.settle.hold(want, m.holds, m.everHeld, in.Now)
-	p.Owned, p.Fresh = ownedVIPs(in.Config, want, m.holds, m.everHeld)
+	answer, watch := m.splits.resolve(m.self, view, want, in.Now)
+	p.Owned, p.Fresh = ownedVIPs(in.Config, answer, m.holds, m.everHeld)
+	p.Watched, _ = ownedVIPs(in.Config, watch, nil, nil)
 	p.Gained, p.Lost = diff(m.holds, want)
+	if len(watch) > 0 || len(m.links.up) > 0 {
+		p.WakeAt = earliest(p.WakeAt, in.Now.Add(winnerSilence/4))
+	}
 
 	m.holds = want
 	m.decisions = ds
+	m.problems = m.links.problems(in.Now)
+	if keyProblem != "" {
+		m.problems = append(m.problems, keyProblem)
+	}
 	p.Publish = membership.Local{Drained: m.drained, Passing: passing, Holds: m.holds, MACs: m.macs}
 	p.ClusterMACs = m.newClusterMACs(in.Members)
-	p.Changes = m.record(in.Config, ds, in.Now)
+	p.Changes = m.record(in.Config, ds, in.Members, in.Now)
 	if !m.converged && in.Settled {
 		m.converged = true
 		p.Ready = true
 	}
 	return p
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // withSelf puts this host's own state in the view as it is now, not as
@@ -178,12 +230,16 @@ func (m *Machine) withSelf(view election.View, passing election.KeySet) election
 	return view
 }
 
-func (m *Machine) noteEvent(ev announcer.Event, now time.Time) {
+func (m *Machine) noteEvent(ev announcer.Event, in Input) {
 	at := ev.At
 	if at.IsZero() {
-		at = now
+		at = in.Now
 	}
 	switch ev.Kind {
+	case announcer.MemberAnswers:
+		m.splits.hear(ev, in.Config, in.Members, m.self, at)
+	case announcer.LinkDown, announcer.LinkUp:
+		m.links.note(ev, at)
 	case announcer.ForeignMAC:
 		m.conflicts[ev.VIP.String()] = conflict{text: "MAC " + ev.MAC.String() + " also answers for " + ev.VIP.String() + " on " + ev.Interface, at: at}
 	case announcer.ForeignAddress:
@@ -243,15 +299,18 @@ func diff(before, after election.KeySet) (gained, lost []string) {
 }
 
 // record updates each VIP's record and returns those that changed.
-func (m *Machine) record(cfg *config.Config, ds election.Decisions, now time.Time) []Change {
+func (m *Machine) record(cfg *config.Config, ds election.Decisions, members []membership.Member, now time.Time) []Change {
 	var changes []Change
 	seen := map[string]bool{}
 	for _, v := range cfg.VIPs {
 		seen[v.Name] = true
 		d, _ := ds.Lookup(v.Unit())
-		f := m.facts(v, now)
+		f := m.facts(v, members, now)
 		rec := vipRecord{owner: d.Owner}
 		rec.health, rec.role, rec.reason = vipState(m.self, d, f)
+		if m.isolated {
+			rec.owner, rec.health, rec.reason = "", api.HealthNoOwner, f.blocked
+		}
 		old, had := m.records[v.Name]
 		if had && old.health == rec.health && old.role == rec.role && old.owner == rec.owner {
 			old.reason = rec.reason
@@ -271,9 +330,12 @@ func (m *Machine) record(cfg *config.Config, ds election.Decisions, now time.Tim
 }
 
 // facts is what this host knows about v's unit beyond election's decision.
-func (m *Machine) facts(v config.VIP, now time.Time) unitFacts {
+func (m *Machine) facts(v config.VIP, members []membership.Member, now time.Time) unitFacts {
 	u := m.units[v.Unit()]
-	f := unitFacts{checks: u.Checks, announced: m.holds.Has(v.Unit())}
+	f := unitFacts{
+		checks: u.Checks, announced: m.holds.Has(v.Unit()), standingBack: m.splits.standBack.Has(v.Unit()),
+		blocked: m.blocked[v.Unit()], split: m.splits.describe(v.Unit(), m.self, members, now),
+	}
 	if !u.Eligible {
 		f.checkReason = u.Reason
 	}

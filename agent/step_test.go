@@ -29,6 +29,13 @@ import (
 //	fail h1 UNIT REASON   the unit's checks fail on h1; pass h1 UNIT: they pass
 //	event h1 KIND VIP MAC the announcer on h1 reports foreign-mac, foreign-address
 //	reload h1 ...         the input is the new config of those hosts
+//	link-down h1          h1's managed link goes down: no LAN, no gossip
+//	link-up h1 [1s]       it comes back; gossip works again after the delay
+//	cut-gossip h1 ...     gossip between these hosts and the rest is cut, the LAN is not
+//	cut-lan h1 ...        the LAN is cut in two: these hosts on one side
+//	heal                  gossip and LAN whole again
+//	wrong-key h1          h1 runs with another gossip key
+//	moves                 how often each VIP started being answered, per host
 //	tick DURATION         every running host steps each 100ms; prints what happened
 //	status [reasons]      every VIP as every running host sees it
 func TestStep(t *testing.T) {
@@ -94,12 +101,39 @@ func TestStep(t *testing.T) {
 					}
 					s.note("%s reloaded", n)
 				}
-			case "tick":
-				dur, err := time.ParseDuration(args[0])
-				if err != nil {
-					t.Fatalf("%s: %v", d.Pos, err)
+			case "link-down", "link-up":
+				h := s.host(args[0])
+				h.linkDown = d.Cmd == "link-down"
+				kind := announcer.LinkDown
+				if !h.linkDown {
+					kind = announcer.LinkUp
+					h.gossipBack = s.now
+					if len(args) > 1 {
+						h.gossipBack = s.now.Add(parseDuration(t, d, args[1]))
+					}
 				}
-				s.tick(dur)
+				h.events = append(h.events, announcer.Event{Kind: kind, Interface: "eth0", At: s.now})
+				s.note("%s: link %s", args[0], strings.TrimPrefix(d.Cmd, "link-"))
+			case "cut-gossip", "cut-lan":
+				for _, n := range args {
+					if d.Cmd == "cut-lan" {
+						s.host(n).side = "b"
+					}
+					s.host(n).gossipSide = "b"
+				}
+				s.note("%s between %s and the others", d.Cmd, strings.Join(args, " "))
+			case "heal":
+				for _, h := range s.hosts {
+					h.side, h.gossipSide = "", ""
+				}
+				s.note("healed")
+			case "wrong-key":
+				s.host(args[0]).wrongKey = true
+				s.note("%s has another gossip key", args[0])
+			case "moves":
+				return s.moves()
+			case "tick":
+				s.tick(parseDuration(t, d, args[0]))
 			case "status":
 				return s.status(len(args) > 0 && args[0] == "reasons")
 			default:
@@ -108,6 +142,14 @@ func TestStep(t *testing.T) {
 			return s.flush()
 		})
 	})
+}
+
+func parseDuration(t *testing.T, d *datadriven.TestData, word string) time.Duration {
+	dur, err := time.ParseDuration(word)
+	if err != nil {
+		t.Fatalf("%s: %v", d.Pos, err)
+	}
+	return dur
 }
 
 // argWords returns a command's arguments as plain words.

@@ -19,6 +19,13 @@ type unitFacts struct {
 	// checks are the names of the checks that gate the unit; every host has
 	// the same, so they name what fails on another host.
 	checks []string
+	// blocked is why this host may not claim the unit now (its link, its
+	// gossip keys), "" if nothing keeps it.
+	blocked string
+	// split describes the split of the unit, "" if there is none;
+	// standingBack is set when this host lost its arbitration.
+	split        string
+	standingBack bool
 }
 
 // vipState returns the VIP's health, this host's role in it, and the
@@ -27,6 +34,8 @@ func vipState(self string, d election.Decision, f unitFacts) (api.Health, api.Ro
 	health, role, reason := api.HealthOK, roleOf(self, d, f), ""
 	own := eligibilityOf(d, self)
 	switch {
+	case f.announced && f.standingBack:
+		reason = "another member won it on the LAN; standing by"
 	case f.announced && d.Owner == self:
 		reason = d.Reason.String()
 	case f.announced:
@@ -46,6 +55,12 @@ func vipState(self string, d election.Decision, f unitFacts) (api.Health, api.Ro
 	default:
 		reason = fmt.Sprintf("%s owns it (%s)", d.Owner, d.Reason)
 	}
+	if f.blocked != "" && !f.announced && !strings.Contains(reason, f.blocked) {
+		reason = f.blocked + "; " + reason
+	}
+	if f.split != "" {
+		health, reason = api.HealthSplit, f.split
+	}
 	if f.conflict != "" {
 		health, reason = api.HealthConflict, f.conflict
 	}
@@ -54,8 +69,13 @@ func vipState(self string, d election.Decision, f unitFacts) (api.Health, api.Ro
 
 // roleOf is this host's part in the unit of decision d.
 func roleOf(self string, d election.Decision, f unitFacts) api.Role {
-	if f.announced {
+	switch {
+	case f.announced && f.standingBack:
+		return api.RoleStandby
+	case f.announced:
 		return api.RoleOwner
+	case f.blocked != "":
+		return api.RoleUnhealthy
 	}
 	switch eligibilityOf(d, self) {
 	case election.Drained:
@@ -85,6 +105,9 @@ func noOwnerDetail(d election.Decision, self string, f unitFacts) string {
 // hostReason is why host h may or may not own the unit, with the failing
 // check's own words where this host knows them.
 func hostReason(h election.HostStatus, self string, f unitFacts) string {
+	if h.Host == self && f.blocked != "" {
+		return f.blocked
+	}
 	if h.Eligibility != election.ChecksFailing {
 		return h.Eligibility.String()
 	}
