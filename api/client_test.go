@@ -30,13 +30,13 @@ func TestClientDecodesStatus(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		json.NewEncoder(w).Encode(Status{Node: "h1", VIPs: []VIPStatus{{Name: "web", State: StateOwner, Owner: "h1"}}})
+		json.NewEncoder(w).Encode(Status{Node: "h1", VIPs: []VIPStatus{{Name: "web", Health: HealthOK, Role: RoleOwner, Owner: "h1"}}})
 	}))
 	st, err := NewClient(sock).Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Node != "h1" || len(st.VIPs) != 1 || st.VIPs[0].State != StateOwner {
+	if st.Node != "h1" || len(st.VIPs) != 1 || st.VIPs[0].Role != RoleOwner || st.VIPs[0].Health != HealthOK {
 		t.Fatalf("got %+v", st)
 	}
 }
