@@ -125,8 +125,8 @@ func (b *vipdBench) Steady(timeout time.Duration) (string, error) {
 				return fmt.Errorf("%s says web is owned by %q (%s), others %q", name, v.Owner, v.Reason, owner)
 			}
 			owner = v.Owner
-			if name == owner && v.State != api.StateOwner {
-				return fmt.Errorf("%s is named owner but says %s", name, v.State)
+			if name == owner && v.Role != api.RoleOwner {
+				return fmt.Errorf("%s is named owner but says %s", name, v.Role)
 			}
 			for _, h := range b.lab.Hosts() {
 				if row := hostRow(v, h.Name()); !row.Eligible {

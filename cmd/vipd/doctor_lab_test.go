@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/lab"
 )
 
@@ -175,8 +176,8 @@ func TestLabDoctorDrainedAndExcluded(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if v := vipOf(st, "web"); v.State != "no-owner" {
-			return errorf("web on h1: %s (%s), want no-owner", v.State, v.Reason)
+		if v := vipOf(st, "web"); v.Health != api.HealthNoOwner {
+			return errorf("web on h1: %s (%s), want no-owner", v.Health, v.Reason)
 		}
 		return nil
 	})
@@ -406,8 +407,8 @@ func TestLabDoctorVIPOnAHostNIC(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if v := vipOf(st, "web"); v.State != "conflict" || !strings.Contains(v.Conflict, "eth0") {
-			return errorf("web on %s: %s (%q), want conflict naming eth0", other, v.State, v.Conflict)
+		if v := vipOf(st, "web"); v.Health != api.HealthConflict || !strings.Contains(v.Conflict, "eth0") {
+			return errorf("web on %s: %s (%q), want conflict naming eth0", other, v.Health, v.Conflict)
 		}
 		return nil
 	})

@@ -210,14 +210,14 @@ func (l *vipdLab) agreedOwner(vip string, not ...string) string {
 		owner = ""
 		return l.eachVIPStatus(vip, func(name string, v api.VIPStatus) error {
 			if v.Owner == "" {
-				return fmt.Errorf("%s: %s has no owner (%s: %s)", name, vip, v.State, v.Reason)
+				return fmt.Errorf("%s: %s has no owner (%s: %s)", name, vip, v.Health, v.Reason)
 			}
 			if owner != "" && v.Owner != owner {
 				return fmt.Errorf("hosts disagree on the owner of %s: %s and %s", vip, owner, v.Owner)
 			}
 			owner = v.Owner
-			if name == owner && v.State != api.StateOwner {
-				return fmt.Errorf("%s is named owner of %s but says %s (%s)", name, vip, v.State, v.Reason)
+			if name == owner && v.Role != api.RoleOwner {
+				return fmt.Errorf("%s is named owner of %s but says %s (%s)", name, vip, v.Role, v.Reason)
 			}
 			if slices.Contains(not, owner) {
 				return fmt.Errorf("%s is still owned by %s", vip, owner)

@@ -69,8 +69,8 @@ func TestLabBackendFailureMovesTheVIPAndStatusSaysWhy(t *testing.T) {
 			return err
 		}
 		v := vipOf(st, "web")
-		if v.State != api.StateUnhealthy || !strings.Contains(v.Reason, "check web: GET http://127.0.0.1:8080/") {
-			return errorf("status of web on %s: %s: %s; want unhealthy naming check web", owner, v.State, v.Reason)
+		if v.Role != api.RoleUnhealthy || !strings.Contains(v.Reason, "check web: GET http://127.0.0.1:8080/") {
+			return errorf("status of web on %s: %s: %s; want unhealthy naming check web", owner, v.Role, v.Reason)
 		}
 		return nil
 	})
@@ -83,8 +83,8 @@ func TestLabBackendFailureMovesTheVIPAndStatusSaysWhy(t *testing.T) {
 	}
 	lab.Eventually(t, 10*time.Second, func() error {
 		return l.eachVIPStatus("web", func(name string, v api.VIPStatus) error {
-			if v.State != api.StateNoOwner || !strings.HasPrefix(v.Reason, "checks failing on every host") {
-				return errorf("web on %s: %s: %s; want no-owner because checks fail everywhere", name, v.State, v.Reason)
+			if v.Health != api.HealthNoOwner || !strings.HasPrefix(v.Reason, "checks failing on every host") {
+				return errorf("web on %s: %s: %s; want no-owner because checks fail everywhere", name, v.Health, v.Reason)
 			}
 			for _, h := range v.Hosts {
 				if h.Eligible || h.Reason == "" {
@@ -124,8 +124,8 @@ func TestLabDrainLosesNoRequestAndNothingMovesBack(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if st.Drained || vipOf(st, "web").State != api.StateStandby {
-			return errorf("%s after undrain: drained=%v web=%s", owner, st.Drained, vipOf(st, "web").State)
+		if st.Drained || vipOf(st, "web").Role != api.RoleStandby {
+			return errorf("%s after undrain: drained=%v web=%s", owner, st.Drained, vipOf(st, "web").Role)
 		}
 		return nil
 	})
@@ -173,8 +173,8 @@ func TestLabReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Config.ReloadError == "" || vipOf(st, "web").State != api.StateOwner {
-		t.Fatalf("after a bad reload: reload error %q, web %s; want the error shown and web still owned", st.Config.ReloadError, vipOf(st, "web").State)
+	if st.Config.ReloadError == "" || vipOf(st, "web").Role != api.RoleOwner {
+		t.Fatalf("after a bad reload: reload error %q, web %s; want the error shown and web still owned", st.Config.ReloadError, vipOf(st, "web").Role)
 	}
 
 	probe := lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
@@ -218,7 +218,7 @@ func TestLabIPv6VIPAndMetrics(t *testing.T) {
 			return err
 		}
 		for _, want := range []string{
-			`vipd_vip_state{address="2001:db8::200",state="owner",vip="web6"} 1`,
+			`vipd_vip_role{address="2001:db8::200",role="owner",vip="web6"} 1`,
 			`vipd_vip_owner{owner="` + owner + `",vip="web6"} 1`,
 			"vipd_members_alive 2",
 			`vipd_gratuitous_packets_sent_total{family="ipv6"}`,
