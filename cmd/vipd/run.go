@@ -2,32 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
-	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/vipd/vipd/agent"
 	"github.com/vipd/vipd/config"
-	"github.com/vipd/vipd/health"
-	"github.com/vipd/vipd/membership"
+	"github.com/vipd/vipd/daemon"
 )
-
-// joinWait is how long vipd tries to reach a peer before it decides it is
-// the first host of the cluster; deciding earlier would make every host of a
-// cluster that boots together claim every VIP for a moment.
-const joinWait = 3 * time.Second
 
 type runFlags struct {
 	config    string
@@ -71,16 +57,61 @@ EXIT STATUS
 	return cmd
 }
 
+// runDaemon runs the daemon with signals handled from its first moment:
+// a SIGTERM at any point of start-up or shutdown ends in a clean stop.
 func runDaemon(cmd *cobra.Command, f runFlags) error {
+	// Before anything else, so that no signal can kill vipd while it has
+	// the kernel tuned.
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
+
 	log, err := newLogger(f.logFormat, f.logLevel)
 	if err != nil {
 		return err
 	}
-	if err := run(cmd.Context(), f.config, log); err != nil {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	d := daemon.New(daemon.Options{File: f.config, Logger: log, Version: version})
+
+	var handler sync.WaitGroup
+	done := make(chan struct{})
+	handler.Go(func() { handleSignals(signals, done, d, stop, log) })
+	err = d.Run(ctx)
+	close(done)
+	handler.Wait()
+	if err != nil {
 		log.Error("vipd cannot run", "err", err)
 		return exitError{1}
 	}
 	return nil
+}
+
+// handleSignals turns SIGHUP into a reload and the first SIGTERM or SIGINT
+// into a stop, until done is closed.
+func handleSignals(signals <-chan os.Signal, done <-chan struct{}, d *daemon.Daemon, stop context.CancelFunc, log *slog.Logger) {
+	stopping := false
+	for {
+		select {
+		case <-done:
+			return
+		case sig := <-signals:
+			switch {
+			case sig == syscall.SIGHUP:
+				d.Reload()
+			case stopping:
+				log.Info("already stopping: vipd hands its VIPs over and restores the host first", "signal", sig.String())
+			default:
+				stopping = true
+				log.Info("stopping", "signal", sig.String())
+				stop()
+			}
+		}
+	}
 }
 
 func addRunFlags(cmd *cobra.Command, f *runFlags) {
@@ -102,289 +133,4 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
-}
-
-func run(ctx context.Context, file string, log *slog.Logger) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	cfg, err := config.Load(file)
-	if err != nil && len(config.Errors(err)) == 0 {
-		return fmt.Errorf("%w; write one (see /usr/share/doc/vipd/examples) and check it with 'vipd check -c %s'", err, file)
-	}
-	if err != nil {
-		for _, p := range config.Errors(err) {
-			log.Error("configuration error", "at", p.Error())
-		}
-		return fmt.Errorf("%s is not valid: fix it, check it with 'vipd check -c %s', then start again", file, file)
-	}
-	log = log.With("node", cfg.NodeName)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-
-	checks, err := health.NewSet(cfg, health.Options{Logger: log.With("part", "health")})
-	if err != nil {
-		return err
-	}
-	cluster, err := membership.New(membership.Options{
-		Name:       cfg.NodeName,
-		Gossip:     cfg.Gossip,
-		Units:      membership.UnitsFromConfig(cfg.VIPs),
-		Local:      membership.Local{MACs: managedMACs(cfg)},
-		Interfaces: interfaceNames(cfg),
-		Logger:     log.With("part", "gossip"),
-	})
-	if err != nil {
-		return err
-	}
-	defer cluster.Shutdown()
-	registerGossipMetrics(reg, cluster)
-
-	// The kernel is touched only once everything that can refuse to start
-	// has had its say.
-	ann, macs, err := startAnnouncer(cfg, log, reg)
-	if err != nil {
-		return err
-	}
-	defer ann.Close()
-	if cfg.Gossip.Insecure {
-		log.Warn("gossip is not encrypted (gossip.insecure: true); anyone on the network can read it and join the cluster. Create a key with 'vipd keygen -o /etc/vipd/gossip.key' and set gossip.key_file")
-	}
-	joinPeers(ctx, cluster, cfg.Gossip.Peers, log)
-
-	a := agent.New(agent.Options{
-		File:      file,
-		Config:    cfg,
-		Cluster:   cluster,
-		Checks:    checks,
-		Announcer: ann,
-		MACs:      macs,
-		OnReload: func(next *config.Config) error {
-			return reloadKeys(cluster, next.Gossip)
-		},
-		Logger:  log,
-		Version: version,
-		Metrics: agent.NewMetrics(reg),
-	})
-
-	loopCtx, stopLoop := context.WithCancel(context.Background())
-	defer stopLoop()
-	done := make(chan struct{})
-	go func() { defer close(done); checks.Run(loopCtx) }()
-	loopDone := make(chan struct{})
-	go func() { defer close(loopDone); a.Run(loopCtx) }()
-
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- a.Serve(loopCtx, cfg.Control.Socket, cfg.Control.Group) }()
-	if cfg.Metrics.Listen != "" {
-		go func() { serveErr <- serveMetrics(loopCtx, cfg.Metrics.Listen, reg) }()
-	}
-	go notifySystemd(loopCtx, a, log)
-
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
-	log.Info("vipd started", "config", file, "vips", len(cfg.VIPs), "gossip", cluster.Addr())
-	for {
-		select {
-		case err := <-serveErr:
-			if err != nil {
-				stopLoop()
-				<-loopDone
-				<-done
-				return err
-			}
-		case <-ctx.Done():
-			shutdown(a, cluster, stopLoop, loopDone, done, log)
-			return nil
-		case sig := <-signals:
-			if sig == syscall.SIGHUP {
-				go reloadOnSignal(a, log)
-				continue
-			}
-			log.Info("stopping: handing over this host's VIPs first", "signal", sig.String())
-			shutdown(a, cluster, stopLoop, loopDone, done, log)
-			return nil
-		}
-	}
-}
-
-// shutdown is make-before-break: drain and wait for the hand-over, then stop
-// the loop, leave the cluster, and (deferred in run) withdraw and restore.
-func shutdown(a *agent.Agent, cluster *membership.Membership, stopLoop func(), loopDone, checksDone <-chan struct{}, log *slog.Logger) {
-	daemon.SdNotify(false, daemon.SdNotifyStopping)
-	timeout := a.Config().DrainTimeout.Duration
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	res := a.Drain(ctx, true)
-	cancel()
-	if len(res.StillHeld) > 0 {
-		log.Warn("stopping while still holding VIPs no other host took within drain_timeout", "units", res.StillHeld)
-	}
-	stopLoop()
-	<-loopDone
-	<-checksDone
-	if err := cluster.Leave(time.Second); err != nil {
-		log.Warn("leaving the gossip cluster", "err", err)
-	}
-	log.Info("vipd stopped")
-}
-
-func reloadOnSignal(a *agent.Agent, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	daemon.SdNotify(false, daemon.SdNotifyReloading)
-	res, err := a.Reload(ctx)
-	daemon.SdNotify(false, daemon.SdNotifyReady)
-	if err == nil {
-		log.Info("reload done", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
-	}
-}
-
-// reloadKeys switches gossip keys when the key file or its content changed.
-func reloadKeys(cluster *membership.Membership, next config.Gossip) error {
-	if next.Insecure {
-		return nil
-	}
-	keys, err := membership.LoadKeyFile(next.KeyFile)
-	if err != nil {
-		return err
-	}
-	return cluster.SetKeys(keys)
-}
-
-// joinPeers tries to reach a peer for joinWait, then goes on alone, and
-// keeps trying in the background while it is alone.
-func joinPeers(ctx context.Context, cluster *membership.Membership, peers []string, log *slog.Logger) {
-	if len(peers) == 0 {
-		return
-	}
-	deadline := time.Now().Add(joinWait)
-	for {
-		n, err := cluster.Join(peers)
-		if alivePeers(cluster) > 0 {
-			log.Info("joined the cluster", "answered", n)
-			return
-		}
-		if time.Now().After(deadline) {
-			log.Warn("no peer answered; going on as the first host of the cluster and retrying in the background", "peers", peers, "err", err)
-			go rejoin(ctx, cluster, peers, log)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-func rejoin(ctx context.Context, cluster *membership.Membership, peers []string, log *slog.Logger) {
-	for alivePeers(cluster) == 0 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Second):
-		}
-		if n, err := cluster.Join(peers); err == nil && alivePeers(cluster) > 0 {
-			log.Info("joined the cluster", "answered", n)
-		}
-	}
-}
-
-func alivePeers(cluster *membership.Membership) int {
-	n := 0
-	for _, m := range cluster.Members() {
-		if m.Name != cluster.Name() && m.State == membership.StateAlive {
-			n++
-		}
-	}
-	return n
-}
-
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("metrics.listen %s: %w; set metrics.listen to a free address or to \"\" to turn metrics off", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-func registerGossipMetrics(reg *prometheus.Registry, cluster *membership.Membership) {
-	reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "vipd_gossip_dropped_total", Help: "Gossip payloads dropped because they could not be decoded.",
-			ConstLabels: prometheus.Labels{"payload": "meta"},
-		}, func() float64 { return float64(cluster.Stats().MalformedMeta) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "vipd_gossip_dropped_total", Help: "Gossip payloads dropped because they could not be decoded.",
-			ConstLabels: prometheus.Labels{"payload": "state"},
-		}, func() float64 { return float64(cluster.Stats().MalformedState) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "vipd_members_alive", Help: "Hosts of the gossip cluster seen alive, this one included.",
-		}, func() float64 { return float64(alivePeers(cluster) + 1) }),
-	)
-}
-
-// notifySystemd reports readiness once the agent has a settled view, then
-// keeps STATUS= current and pings the watchdog.
-func notifySystemd(ctx context.Context, a *agent.Agent, log *slog.Logger) {
-	select {
-	case <-ctx.Done():
-		return
-	case <-a.Ready():
-	}
-	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
-		log.Debug("sd_notify", "err", err)
-	}
-	interval, err := daemon.SdWatchdogEnabled(false)
-	if err != nil || interval == 0 {
-		interval = 2 * time.Second
-	} else {
-		interval /= 2
-	}
-	for {
-		state := "STATUS=" + a.Summary()
-		if a.Alive() {
-			state += "\n" + daemon.SdNotifyWatchdog
-		}
-		daemon.SdNotify(false, state)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
-}
-
-// managedMACs returns the hardware addresses of the managed interfaces that
-// exist now, gossiped so other hosts never take them for a conflict.
-func managedMACs(cfg *config.Config) []net.HardwareAddr {
-	var macs []net.HardwareAddr
-	for _, ifc := range cfg.Interfaces {
-		if i, err := net.InterfaceByName(ifc.Name); err == nil && len(i.HardwareAddr) > 0 {
-			macs = append(macs, i.HardwareAddr)
-		}
-	}
-	return macs
-}
-
-func interfaceNames(cfg *config.Config) []string {
-	var names []string
-	for _, ifc := range cfg.Interfaces {
-		names = append(names, ifc.Name)
-	}
-	return names
 }

@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vipd/vipd/agent"
+	"github.com/vipd/vipd/announcer"
+	"github.com/vipd/vipd/config"
+)
+
+// announcerCloser is the announcer as the daemon runs it: what the agent
+// calls, its MACs, and Close, which withdraws everything and restores the
+// kernel.
+type announcerCloser interface {
+	agent.Announcer
+	MACs() []net.HardwareAddr
+	Close() error
+	// run passes the announcer's events on to the agent until ctx ends.
+	run(ctx context.Context)
+}
+
+// kicker is what the event tee needs from membership.
+type kicker interface{ Kick() }
+
+// startAnnouncer starts the announcer for cfg's managed interfaces. With no
+// managed interface there is nothing to announce, and a placeholder stands
+// in.
+func startAnnouncer(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, cluster kicker) (announcerCloser, error) {
+	if len(cfg.Interfaces) == 0 {
+		log.Info("no managed interfaces: this host announces nothing until interfaces: and vips: are configured and vipd is restarted")
+		return idle{events: make(chan announcer.Event)}, nil
+	}
+	opts := announcer.OptionsFromConfig(cfg)
+	opts.Logger = log.With("part", "announcer")
+	a, err := announcer.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	reg.MustRegister(a.Collector())
+	return &tee{Announcer: a, cluster: cluster, events: make(chan announcer.Event, cap(a.Events())+1)}, nil
+}
+
+// tee is the announcer with its events passed on to the agent, and a link
+// coming back up told to membership, which then re-joins the peers it lost
+// at once instead of at its backed-off pace.
+type tee struct {
+	*announcer.Announcer
+	cluster kicker
+	events  chan announcer.Event
+}
+
+func (t *tee) Events() <-chan announcer.Event { return t.events }
+
+func (t *tee) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-t.Announcer.Events():
+			if !ok {
+				return
+			}
+			if ev.Kind == announcer.LinkUp {
+				t.cluster.Kick()
+			}
+			select {
+			case t.events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// idle is the announcer of a host with no managed interface.
+type idle struct{ events chan announcer.Event }
+
+func (idle) Apply(context.Context, []config.VIP, []string) error { return nil }
+func (idle) Watch([]config.VIP)                                  {}
+func (i idle) Events() <-chan announcer.Event                    { return i.events }
+func (idle) Manage([]config.VIP) error                           { return nil }
+func (idle) SetClusterMACs([]net.HardwareAddr)                   {}
+func (idle) MACs() []net.HardwareAddr                            { return nil }
+func (idle) Close() error                                        { return nil }
+func (idle) run(context.Context)                                 {}
