@@ -4,17 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/vishvananda/netlink"
 )
 
-// Values the tuning sets. arp_ignore=1: answer ARP only for addresses on the
-// interface the request came in on, so no kernel answers for a VIP on vipd0.
-// arp_announce=2: always use the interface's own address as ARP sender, never
-// a VIP. rp_filter=2: loose reverse-path filtering.
+// Values the tuning sets (see rules in plan.go).
 const (
 	wantARPIgnore   = 1
 	wantARPAnnounce = 2
@@ -35,30 +30,12 @@ type tuner struct {
 	store      stateStore
 }
 
-func (t *tuner) sysctlPath(key string) string { return filepath.Join(t.sysctlRoot, key) }
+func (t *tuner) root() Root { return Root{ProcSys: t.sysctlRoot} }
 
-func (t *tuner) readSysctl(key string) (string, error) {
-	b, err := os.ReadFile(t.sysctlPath(key))
-	if err != nil {
-		return "", fmt.Errorf("read sysctl %s: %w", key, err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-func (t *tuner) readInt(key string) (int, error) {
-	s, err := t.readSysctl(key)
-	if err != nil {
-		return 0, err
-	}
-	v, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, fmt.Errorf("sysctl %s is %q, not a number", key, s)
-	}
-	return v, nil
-}
+func (t *tuner) readSysctl(key string) (string, error) { return t.root().readSysctl(key) }
 
 func (t *tuner) writeSysctl(key, value string) error {
-	if err := os.WriteFile(t.sysctlPath(key), []byte(value+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(t.root().sysctlPath(key), []byte(value+"\n"), 0o644); err != nil {
 		return fmt.Errorf("write sysctl %s=%s: %w", key, value, err)
 	}
 	return nil
@@ -70,43 +47,32 @@ type change struct {
 	value  string
 }
 
-// plan returns the changes interface ifc needs. Effective values are the
-// maximum of conf/all and conf/<ifc> for all three sysctls.
-func (t *tuner) plan(ifc Interface) ([]change, error) {
+// plan returns the changes the interfaces with tuning on need: the
+// settings PlanTuning finds wrong, each set on the interface itself.
+//
+// Bridge ports are left alone: vipd answers with the bridge's own MAC,
+// which the bridge delivers without promiscuous mode, and in the lab
+// proxy_arp on the LAN-facing port stopped the host's own ARP requests
+// (the bridge floods nothing out of a proxy_arp port) while hairpin
+// reflected the LAN's broadcasts back to the switch. Flags recorded by an
+// older vipd are still restored.
+func (t *tuner) plan(ifcs []Interface) ([]change, error) {
+	var tuned []Interface
+	for _, ifc := range ifcs {
+		if ifc.Tuning {
+			tuned = append(tuned, ifc)
+		}
+	}
+	settings, err := PlanTuning(t.root(), tuned)
+	if err != nil {
+		return nil, err
+	}
 	var out []change
-	conf := func(dev, name string) string { return "net/ipv4/conf/" + dev + "/" + name }
-	effective := func(name string) (int, error) {
-		all, err := t.readInt(conf("all", name))
-		if err != nil {
-			return 0, err
+	for _, s := range settings {
+		if !s.OK {
+			out = append(out, change{sysctl: s.Path, value: strconv.Itoa(s.Value)})
 		}
-		own, err := t.readInt(conf(ifc.Name, name))
-		if err != nil {
-			return 0, err
-		}
-		return max(all, own), nil
 	}
-	if v, err := effective("arp_ignore"); err != nil {
-		return nil, err
-	} else if v < wantARPIgnore {
-		out = append(out, change{sysctl: conf(ifc.Name, "arp_ignore"), value: strconv.Itoa(wantARPIgnore)})
-	}
-	if v, err := effective("arp_announce"); err != nil {
-		return nil, err
-	} else if v < wantARPAnnounce {
-		out = append(out, change{sysctl: conf(ifc.Name, "arp_announce"), value: strconv.Itoa(wantARPAnnounce)})
-	}
-	if v, err := effective("rp_filter"); err != nil {
-		return nil, err
-	} else if v == rpFilterStrict {
-		out = append(out, change{sysctl: conf(ifc.Name, "rp_filter"), value: strconv.Itoa(rpFilterLoose)})
-	}
-	// Bridge ports are left alone: vipd answers with the bridge's own MAC,
-	// which the bridge delivers without promiscuous mode, and in the lab
-	// proxy_arp on the LAN-facing port stopped the host's own ARP requests
-	// (the bridge floods nothing out of a proxy_arp port) while hairpin
-	// reflected the LAN's broadcasts back to the switch. Flags recorded by
-	// an older vipd are still restored.
 	return out, nil
 }
 
@@ -114,16 +80,9 @@ func (t *tuner) plan(ifc Interface) ([]change, error) {
 // s, saves s, and only then changes them. A value already recorded (by a run
 // that crashed) is kept: the current value is the tuned one.
 func (t *tuner) tune(s *state, ifcs []Interface) error {
-	var all []change
-	for _, ifc := range ifcs {
-		if !ifc.Tuning {
-			continue
-		}
-		cs, err := t.plan(ifc)
-		if err != nil {
-			return fmt.Errorf("tuning %s: %w", ifc.Name, err)
-		}
-		all = append(all, cs...)
+	all, err := t.plan(ifcs)
+	if err != nil {
+		return err
 	}
 	for _, c := range all {
 		if _, ok := s.Sysctls[c.sysctl]; ok {
@@ -172,7 +131,7 @@ func (t *tuner) restore(s *state) error {
 }
 
 // netlinkBridges is bridgeOps on the real kernel.
-type netlinkBridges struct{ sysRoot string }
+type netlinkBridges struct{}
 
 func (nb netlinkBridges) setPortFlags(port string, f portFlags) error {
 	l, err := netlink.LinkByName(port)

@@ -21,12 +21,29 @@ const (
 
 // DoctorFacts is what the daemon runs with, beyond status and members: the
 // managed interfaces as the running config has them (it may differ from the
-// file on disk after a failed reload) and each VIP's node list.
+// file on disk after a failed reload), each VIP's node list, and the
+// gossip peers whose key differs from this host's.
 type DoctorFacts struct {
 	Node       string             `json:"node"`
 	File       string             `json:"file"`
 	Interfaces []ManagedInterface `json:"interfaces"`
 	VIPs       []DoctorVIP        `json:"vips"`
+	// GossipKeyFile is gossip.key_file of the running config; empty with
+	// insecure: true.
+	GossipKeyFile string `json:"gossip_key_file,omitempty"`
+	// KeyMismatches are the hosts whose gossip did not decrypt here, or
+	// that could not decrypt this host's, within the last 30 seconds: their
+	// gossip key differs from this host's.
+	KeyMismatches []GossipPeer `json:"key_mismatches,omitempty"`
+}
+
+// GossipPeer is a host on the gossip port.
+type GossipPeer struct {
+	// Node is its node name, when this host can tell.
+	Node string `json:"node,omitempty"`
+	// Address is its gossip address (host:port), or its IP alone when only
+	// a connection from it was seen.
+	Address string `json:"address"`
 }
 
 // ManagedInterface is one entry of interfaces: in the running config.

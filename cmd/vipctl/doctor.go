@@ -41,11 +41,16 @@ On this host, read-only, with the rules vipd's own tuning applies:
     hairpin on, the LAN's broadcasts go back to the LAN. vipd answers with
     the bridge's own MAC and needs neither, nor promiscuous mode
   - managed VIPs configured on any interface but vipd0, by hand or by another
-    tool such as keepalived or kube-vip
+    tool such as keepalived or kube-vip; while vipd runs, VIPs missing from
+    vipd0 (HAProxy or nginx cannot bind them)
   - the config file: it must pass 'vipd check'
 From the daemon:
   - VIPs with no eligible host, naming each host's reason
   - conflicts: another MAC answering for a VIP, or the VIP on a NIC
+  - splits: a member answering for a VIP on the LAN while gossip does not
+    show it holding it, naming the member and what gossip says of it
+  - gossip keys that differ: this host's from its peers', or a host whose
+    gossip this one cannot decrypt
   - a failed reload, while the daemon runs the config it had
   - hosts that are drained, dead, or whose VIP list differs from this one's
   - node lists naming hosts that no member is called
@@ -106,14 +111,15 @@ func (c *cli) doctor(cmd *cobra.Command, file string, host hostProbe) error {
 	}
 	// The daemon's running config says what to check; without it, the file.
 	facts := view.facts
-	if daemonErr != nil || facts.Node == "" {
+	running := daemonErr == nil && facts.Node != ""
+	if !running {
 		if cfg == nil {
 			return c.reportDoctor(file, "", findings, daemonErr)
 		}
 		facts = factsOf(file, cfg)
 	}
 	local := host.checkInterfaces(file, facts.Interfaces)
-	addrFindings := host.checkAddresses(facts.VIPs)
+	addrFindings := host.checkAddresses(facts.VIPs, running)
 	local = append(local, addrFindings...)
 	findings = append(findings, local...)
 	if daemonErr == nil {

@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/election"
 )
 
 // clusterView is what the daemon said, for the cluster checks.
@@ -16,25 +19,44 @@ type clusterView struct {
 	facts   api.DoctorFacts
 }
 
-// checkCluster turns the daemon's view into findings: VIPs nobody owns with
-// each host's reason, conflicts, members that are drained, gone or
-// configured differently, and node lists that name no member. skipConflict
-// holds VIP names whose conflict a host check already reported.
+// checkCluster turns the daemon's view into findings: gossip keys that
+// differ, VIPs nobody owns with each host's reason, splits, conflicts,
+// members that are drained, gone or configured differently, and node lists
+// that name no member. skipConflict holds VIP names whose conflict a host
+// check already reported.
 func checkCluster(file string, v clusterView, skipConflict map[string]bool) []api.Finding {
 	var out []api.Finding
+	keys := keyFinding(v)
+	if keys != nil {
+		out = append(out, *keys)
+	}
 	holders := map[string][]string{} // unit -> alive members holding it
 	for _, m := range v.members {
-		if m.State == "alive" {
+		if m.State == api.MemberAlive {
 			for _, u := range m.Holds {
 				holders[u] = append(holders[u], m.Name)
 			}
 		}
 	}
+	explained := map[string]bool{} // members a split finding names
 	for _, vip := range v.status.VIPs {
-		switch {
-		case vip.State == api.StateNoOwner:
+		switch vip.Health {
+		case api.HealthNoOwner:
 			out = append(out, noOwnerFinding(file, vip, holders[vip.Unit]))
-		case vip.Conflict != "" && !skipConflict[vip.Name]:
+		case api.HealthSplit:
+			f, m := splitFinding(vip, v.members)
+			out = append(out, f)
+			if m != "" {
+				explained[m] = true
+			}
+		case api.HealthConflict:
+			if skipConflict[vip.Name] {
+				continue
+			}
+			if keys != nil {
+				out = append(out, keyConflictFinding(vip, v))
+				continue
+			}
 			out = append(out, api.Finding{
 				Severity: api.SeverityError, Check: "conflict", Subject: vip.Name,
 				Problem:  fmt.Sprintf("something outside the cluster claims VIP %s (%s), so part of the LAN reaches it and not the owner", vip.Name, vip.Address),
@@ -43,37 +65,49 @@ func checkCluster(file string, v clusterView, skipConflict map[string]bool) []ap
 			})
 		}
 	}
-	out = append(out, memberFindings(v)...)
-	out = append(out, nodeListFindings(file, v)...)
+	out = append(out, memberFindings(v, explained)...)
+	if keys == nil || len(alivePeers(v.members)) > 0 {
+		// A host cut off by its key knows no other member's name.
+		out = append(out, nodeListFindings(file, v)...)
+	}
 	return out
 }
 
-// noOwnerFinding names why nobody may announce vip, host by host. holders
-// are the hosts still answering for it while they hand it over.
+// noOwnerFinding names why nobody may announce vip, host by host, and
+// picks the fix by the furthest any host got towards being eligible, as
+// election does for the no-owner reason. holders are the hosts still
+// answering for it while they hand it over.
 func noOwnerFinding(file string, vip api.VIPStatus, holders []string) api.Finding {
 	var hosts []string
-	var reasons []string
+	var furthest election.Eligibility
 	for _, h := range vip.Hosts {
 		if h.Eligible {
 			continue
 		}
 		hosts = append(hosts, h.Host+": "+h.Reason)
-		reasons = append(reasons, h.Reason)
+		var e election.Eligibility
+		if e.UnmarshalText([]byte(h.Eligibility)) == nil && e > furthest {
+			furthest = e
+		}
 	}
 	evidence := strings.Join(hosts, "; ")
 	if evidence == "" {
 		evidence = vip.Reason
 	}
 	fix := "make one host eligible: 'vipctl status -v' on each host shows why it is not"
-	switch {
-	case anyContains(reasons, "check"):
+	switch furthest {
+	case election.ChecksFailing:
 		fix = "fix the backend on at least one host; 'vipctl checks' there shows the failing check in its own words"
-	case anyContains(reasons, "drained"):
+	case election.Drained:
 		fix = "run 'vipctl undrain' on one of the drained hosts"
-	case anyContains(reasons, "node list"):
+	case election.NotInNodeList:
 		fix = fmt.Sprintf("add an alive host to nodes: of VIP %s in %s on every host and run 'vipctl reload'", vip.Name, file)
-	case anyContains(reasons, "config"):
+	case election.ConfigDiffers, election.UnknownUnit:
 		fix = fmt.Sprintf("give every host the same %s and run 'vipctl reload' on each", file)
+	case election.NotAlive:
+		fix = "start vipd on a host that may own it ('systemctl start vipd'), and check that TCP and UDP on the gossip port are open between the hosts"
+	case election.DuplicateHost:
+		fix = fmt.Sprintf("give every host its own node_name in %s and restart vipd there", file)
 	}
 	problem := fmt.Sprintf("VIP %s (%s) has no eligible host, so no host answers ARP for it and the LAN cannot reach it", vip.Name, vip.Address)
 	if len(holders) > 0 {
@@ -88,18 +122,148 @@ func noOwnerFinding(file string, vip api.VIPStatus, holders []string) api.Findin
 	}
 }
 
-func anyContains(list []string, s string) bool {
-	return slices.ContainsFunc(list, func(x string) bool { return strings.Contains(x, s) })
+// splitMember finds the member vip.Split names: the first word of it that
+// is a member's name.
+func splitMember(vip api.VIPStatus, members []api.Member) (api.Member, bool) {
+	words := strings.FieldsFunc(vip.Split, func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune("(),;:'\"", r)
+	})
+	for _, w := range words {
+		for _, m := range members {
+			if m.Name == w && !m.Self {
+				return m, true
+			}
+		}
+	}
+	return api.Member{}, false
 }
 
-func memberFindings(v clusterView) []api.Finding {
+// gossipPort is the port of a member's gossip address, for the firewall
+// fix; memberlist's default when the address has none.
+func gossipPort(addr string) (host, port string) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, "7946"
+	}
+	return h, p
+}
+
+// splitFinding names the cause of a split: a member answers for vip on the
+// LAN while gossip does not show it holding vip. It returns the member's
+// name when it could tell which member.
+func splitFinding(vip api.VIPStatus, members []api.Member) (api.Finding, string) {
+	f := api.Finding{Severity: api.SeverityError, Check: "split", Subject: vip.Name, Evidence: vip.Split}
+	m, ok := splitMember(vip, members)
+	if !ok {
+		f.Problem = fmt.Sprintf("another member answers for VIP %s (%s) on %s while gossip does not show it holding the VIP: gossip is cut between the hosts, so each may claim it",
+			vip.Name, vip.Address, vip.Interface)
+		f.Fix = "check firewalls for TCP and UDP on the gossip port (7946 unless gossip.bind says otherwise) between the hosts; vipd merges the cluster within seconds once gossip passes"
+		return f, ""
+	}
+	host, port := gossipPort(m.Address)
+	if m.State != api.MemberAlive {
+		f.Problem = fmt.Sprintf("gossip to %s (%s) is down — %s is %s in 'vipctl members' — but %s answers for %s on %s: gossip is blocked between these hosts",
+			m.Name, m.Address, m.Name, m.State, m.Name, vip.Address, vip.Interface)
+		f.Fix = fmt.Sprintf("check firewalls for TCP and UDP %s between this host and %s (%s); vipd merges the cluster within seconds once gossip passes", port, m.Name, host)
+		return f, m.Name
+	}
+	f.Problem = fmt.Sprintf("%s answers for %s (VIP %s) on %s while gossip shows it alive and not holding it: the two hosts disagree on who owns it",
+		m.Name, vip.Address, vip.Name, vip.Interface)
+	f.Fix = fmt.Sprintf("compare 'vipctl status' here and on %s; if they still disagree after a few seconds, give both the same config and restart vipd on %s", m.Name, m.Name)
+	return f, m.Name
+}
+
+// peerNames lists key-mismatched peers as "h3 (198.51.100.13:7946)", or
+// the address alone when the name is unknown.
+func peerNames(peers []api.GossipPeer) string {
+	var out []string
+	for _, p := range peers {
+		if p.Node == "" {
+			out = append(out, p.Address)
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", p.Node, p.Address))
+	}
+	return strings.Join(out, ", ")
+}
+
+// alivePeers are the alive members other than this host.
+func alivePeers(members []api.Member) []string {
+	var out []string
+	for _, m := range members {
+		if m.State == api.MemberAlive && !m.Self {
+			out = append(out, m.Name)
+		}
+	}
+	return out
+}
+
+// keyFile names the key file for a fix.
+func keyFile(f api.DoctorFacts) string {
+	if f.GossipKeyFile == "" {
+		return "the gossip key file"
+	}
+	return f.GossipKeyFile
+}
+
+// keyFinding reports peers whose gossip key differs from this host's. With
+// no alive peer, this host is the odd one out: it cannot join and claims
+// nothing. With alive peers, the cluster is fine and the named host cannot
+// join it.
+func keyFinding(v clusterView) *api.Finding {
+	peers := v.facts.KeyMismatches
+	if len(peers) == 0 {
+		return nil
+	}
+	alive := alivePeers(v.members)
+	if len(alive) == 0 {
+		return &api.Finding{
+			Severity: api.SeverityError, Check: "gossip-key", Subject: v.status.Node,
+			Problem:  fmt.Sprintf("this host's gossip key differs from its peers' (%s): it cannot join the cluster, so it claims no VIP", peerNames(peers)),
+			Evidence: fmt.Sprintf("gossip with %s did not decrypt within the last 30 s; no member is alive here but this host", peerNames(peers)),
+			Fix:      fmt.Sprintf("put the same key file on every host: copy %s from a host of the cluster to this one (mode 0600) and restart vipd here", keyFile(v.facts)),
+		}
+	}
+	return &api.Finding{
+		Severity: api.SeverityWarning, Check: "gossip-key", Subject: peerNames(peers),
+		Problem:  fmt.Sprintf("%s cannot join the cluster: its gossip does not decrypt here, so its gossip key differs from this cluster's and it can take over no VIP", peerNames(peers)),
+		Evidence: fmt.Sprintf("gossip with %s did not decrypt within the last 30 s; alive here: %s", peerNames(peers), strings.Join(alive, ", ")),
+		Fix:      fmt.Sprintf("put the same key file on every host: copy %s of this host to it (mode 0600) and restart vipd there", keyFile(v.facts)),
+	}
+}
+
+// keyConflictFinding reports a conflict that a key mismatch explains: the
+// MAC answering for vip is most likely a host of the same cluster that
+// gossip cannot reach, not a rogue machine.
+func keyConflictFinding(vip api.VIPStatus, v clusterView) api.Finding {
+	f := api.Finding{
+		Severity: api.SeverityError, Check: "conflict", Subject: vip.Name,
+		Evidence: fmt.Sprintf("%s; gossip keys differ with %s", vip.Conflict, peerNames(v.facts.KeyMismatches)),
+		Fix: fmt.Sprintf("put the same key file (%s) on every host and restart vipd where it differs; if the MAC still answers after that, find its machine ('ip neigh', the switch's MAC table)",
+			keyFile(v.facts)),
+	}
+	if len(alivePeers(v.members)) == 0 {
+		f.Problem = fmt.Sprintf("another host answers for VIP %s (%s): most likely the cluster's owner, which this host cannot see because its gossip key differs from its peers'", vip.Name, vip.Address)
+	} else {
+		f.Problem = fmt.Sprintf("a MAC outside the cluster answers for VIP %s (%s): most likely %s, which cannot join because its gossip key differs, so part of the LAN reaches it and not the owner",
+			vip.Name, vip.Address, peerNames(v.facts.KeyMismatches))
+	}
+	return f
+}
+
+// memberFindings reports members that are gone, drained or configured
+// differently. Members in explained are already named by a split finding.
+func memberFindings(v clusterView, explained map[string]bool) []api.Finding {
 	var out []api.Finding
 	for _, m := range v.members {
 		switch m.State {
-		case "alive":
-		case "left":
+		case api.MemberAlive:
+		case api.MemberLeft:
 			continue // stopped on purpose; it said goodbye
 		default:
+			if explained[m.Name] {
+				continue
+			}
 			out = append(out, api.Finding{
 				Severity: api.SeverityWarning, Check: "member", Subject: m.Name,
 				Problem:  fmt.Sprintf("member %s is %s: this host gets no gossip from it, so it can take over no VIP", m.Name, m.State),
