@@ -177,9 +177,6 @@ func (r *run) start(ctx context.Context) error {
 	}
 	r.cluster = cluster
 	r.reg.MustRegister(cluster.Collector())
-	if cfg.Gossip.Insecure {
-		log.Warn("gossip is not encrypted (gossip.insecure: true); anyone on the network can read it and join the cluster. Create a key with 'vipd keygen -o /etc/vipd/gossip.key' and set gossip.key_file")
-	}
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -191,6 +188,7 @@ func (r *run) start(ctx context.Context) error {
 		return err
 	}
 	r.ann = ann
+	log.Debug("announcer started: managed interfaces tuned, VIPs on vipd0", "interfaces", interfaceNames(cfg))
 	if err := cluster.SetLocal(membership.Local{MACs: ann.MACs()}); err != nil {
 		log.Debug("gossiping this host's MACs", "err", err)
 	}

@@ -218,7 +218,7 @@ func New(opts Options) (*Membership, error) {
 
 	switch {
 	case opts.Gossip.Insecure:
-		logger.Warn("gossip is not encrypted (gossip.insecure: true)")
+		logger.Warn("gossip is not encrypted (gossip.insecure: true); anyone on the network can read it and join the cluster. Create a key with 'vipd keygen -o /etc/vipd/gossip.key' and set gossip.key_file")
 	default:
 		keys := opts.Keys
 		if keys == nil && opts.Gossip.KeyFile != "" {
