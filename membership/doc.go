@@ -69,9 +69,40 @@
 // keyring. New refuses to start without a key unless the gossip config says
 // insecure: true. LoadKeyFile reads a key file (base64 keys, one per line,
 // the first one primary) and refuses one that group or others may read or
-// write. A host with a wrong key cannot join: its messages do not decrypt.
+// write. A host with a wrong key cannot join: its messages do not decrypt
+// (see Wrong keys).
 // SetKeys rotates keys without a restart (install new, switch primary,
 // remove old).
+//
+// # Re-merge
+//
+// memberlist never probes a host again once it declared it dead, so after a
+// gossip cut both sides would keep their own view for good. KeepJoined (run
+// it for as long as the host is in the cluster, and stop it before Leave)
+// tries every configured peer and every member seen dying (not those that
+// left) while it is not alive: every Timing.RejoinInterval (500 ms default,
+// 250 ms fast) for the first 30 s of an absence, then less often, up to every
+// 2 s. An attempt is a TCP connect to the gossip port that ctx can abandon,
+// then, if it answered, a memberlist join (push/pull). Kick retries at once
+// and resets the backoff: the daemon calls it when a managed link comes back
+// up. WaitJoined is the start-up wait for a first peer; a host that reaches
+// none goes on as the first host of the cluster. See rejoin.go for the cost.
+//
+// # Wrong keys
+//
+// A host whose peers answer on the gossip port but whose messages do not
+// decrypt (a join's error, or memberlist's "Decrypt packet failed" and "No
+// installed keys could decrypt the message" lines, seen through the logger
+// adapter whatever the log level) is a key mismatch. KeyMismatches lists the
+// ones seen in the last 30 s by address, with the node name when known; the
+// first sighting of each is logged at error level with what to do.
+//
+// # Metrics
+//
+// Collector exposes vipd_gossip_dropped_total{payload}, vipd_members_alive,
+// vipd_gossip_missing_peers, vipd_gossip_rejoin_attempts_total{result},
+// vipd_gossip_rejoins_total, vipd_gossip_key_mismatches_total and
+// vipd_gossip_key_mismatch_peers.
 //
 // # Timing
 //

@@ -41,7 +41,8 @@ SIGNALS
                   running configuration and is reported by 'vipctl status'
   SIGTERM, SIGINT drain: hand every VIP this host owns to another host
                   (bounded by drain_timeout), restore every kernel setting
-                  vipd changed, leave the cluster and exit 0
+                  vipd changed, leave the cluster and exit 0; at any moment,
+                  start-up included
 
 Under systemd it reports readiness (Type=notify) once it has a settled view
 of the cluster, a one-line STATUS=, and pings the watchdog.
