@@ -13,7 +13,7 @@ TOOLS   := $(CURDIR)/.tools/bin
 STATICCHECK_VERSION := v0.7.0
 
 # Debian packages the lab, the demo and the benchmarks use.
-APT_PACKAGES := iproute2 nginx haproxy keepalived arping ndisc6 tcpdump curl \
+APT_PACKAGES := iproute2 nginx haproxy keepalived arping ndisc6 tcpdump curl nftables \
 	systemd-container debootstrap rpm
 
 .PHONY: all build test test-unit lint deps tools demo bench packages fuzz clean help

@@ -26,7 +26,8 @@ func checkLabAddr(a netip.Addr) error {
 }
 
 // Address plan on the lab's one /24 and /64: host i is .(10+i) and ::(10+i),
-// the client is .100 and ::100, so the IPv6 address reads like the IPv4 one.
+// the client is .100 and ::100 (a second client .101), so the IPv6 address
+// reads like the IPv4 one.
 const (
 	subnetBitsV4   = 24
 	subnetBitsV6   = 64

@@ -35,6 +35,15 @@ func (l *Lab) build(ctx context.Context, opts Options) error {
 		return err
 	}
 	l.client = client
+	if !opts.SecondClient {
+		return nil
+	}
+	client2 := &Node{lab: l, name: "client2", netns: base + "-client2",
+		ipv4: labIPv4(clientLastByte + 1), ipv6: labIPv6(clientLastByte + 1)}
+	if err := l.buildNode(ctx, client2); err != nil {
+		return err
+	}
+	l.client2 = client2
 	return nil
 }
 

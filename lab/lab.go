@@ -18,6 +18,9 @@ type Options struct {
 	// Prefix starts every namespace name (default "vl"), so leftovers from a
 	// killed test binary are easy to recognise in `ip netns list`.
 	Prefix string
+	// SecondClient adds a second client namespace, for tests that cut the
+	// LAN in two with a client on each side.
+	SecondClient bool
 }
 
 const (
@@ -53,6 +56,7 @@ type Lab struct {
 	switchNetns  string
 	hosts        []*Node
 	client       *Node
+	client2      *Node
 	mu           sync.Mutex
 	createdNetns []string // only these are ever deleted
 	processes    []*Process
@@ -92,6 +96,9 @@ func (l *Lab) Hosts() []*Node { return append([]*Node(nil), l.hosts...) }
 
 // Client returns the namespace tests probe from.
 func (l *Lab) Client() *Node { return l.client }
+
+// Client2 returns the second client, nil unless Options.SecondClient.
+func (l *Lab) Client2() *Node { return l.client2 }
 
 // SwitchNetns names the namespace holding the bridge br0, for tcpdump or
 // `bridge fdb` from a test. Its ports are named after the nodes (h1, client).

@@ -28,7 +28,7 @@ func newDoctorLab(t *testing.T, hosts int, prepare func(h *lab.Node), edit func(
 		t.Fatal(err)
 	}
 	l := &vipdLab{t: t, lab: lab.New(t, lab.Options{Hosts: hosts}), bin: bin, dir: t.TempDir(),
-		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}}
+		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, profile: "fast"}
 	key := filepath.Join(l.dir, "gossip.key")
 	if out, err := exec.Command(filepath.Join(bin, "vipd"), "keygen", "-o", key).CombinedOutput(); err != nil {
 		t.Fatalf("vipd keygen: %v\n%s", err, out)

@@ -23,7 +23,7 @@ func newExampleLab(t *testing.T) *vipdLab {
 		t.Fatal(err)
 	}
 	l := &vipdLab{t: t, lab: lab.New(t, lab.Options{Hosts: 3}), bin: bin, dir: t.TempDir(),
-		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}}
+		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, profile: "fast"}
 	if out, err := exec.Command(filepath.Join(bin, "vipd"), "keygen", "-o", filepath.Join(l.dir, "gossip.key")).CombinedOutput(); err != nil {
 		t.Fatalf("vipd keygen: %v\n%s", err, out)
 	}

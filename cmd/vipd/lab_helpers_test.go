@@ -57,16 +57,26 @@ type vipdLab struct {
 	vipd  map[string]*lab.Process
 	nginx map[string]*lab.Nginx
 	extra string // YAML appended to every host's config
+	// profile is the gossip profile of every host: fast unless a test says.
+	profile string
+	// vips, when set, is the vips: list of every host's config.
+	vips string
 }
 
 func newVIPDLab(t *testing.T, hosts int, extra string) *vipdLab {
+	return newVIPDLabWith(t, lab.Options{Hosts: hosts}, "fast", "", extra)
+}
+
+// newVIPDLabWith is newVIPDLab with lab options, a gossip profile and a
+// vips: list ("" for web and web6, each on its own).
+func newVIPDLabWith(t *testing.T, opts lab.Options, profile, vips, extra string) *vipdLab {
 	lab.RequireRoot(t)
 	bin, err := binaries()
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &vipdLab{t: t, lab: lab.New(t, lab.Options{Hosts: hosts}), bin: bin, dir: t.TempDir(),
-		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, extra: extra}
+	l := &vipdLab{t: t, lab: lab.New(t, opts), bin: bin, dir: t.TempDir(),
+		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, extra: extra, profile: profile, vips: vips}
 	key := filepath.Join(l.dir, "gossip.key")
 	if out, err := exec.Command(filepath.Join(bin, "vipd"), "keygen", "-o", key).CombinedOutput(); err != nil {
 		t.Fatalf("vipd keygen: %v\n%s", err, out)
@@ -90,7 +100,10 @@ func (l *vipdLab) socket(h *lab.Node) string { return filepath.Join(l.hostDir(h)
 // machine.
 func (l *vipdLab) config(h *lab.Node) string {
 	vips := fmt.Sprintf("  - name: web\n    address: %s\n    checks: [web]\n  - name: web6\n    address: %q\n    checks: [web]\n", vip4, vip6)
-	return l.configWith(h, "fast", vips) + l.extra
+	if l.vips != "" {
+		vips = l.vips
+	}
+	return l.configWith(h, l.profile, vips) + l.extra
 }
 
 // configWith is config with a gossip profile and the vips: list items.
