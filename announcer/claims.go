@@ -117,19 +117,6 @@ func (cs *claims) reannounce(r *responder) {
 	}
 }
 
-// vipsOn returns the VIPs claimed on r.
-func (cs *claims) vipsOn(r *responder) []netip.Addr {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	var out []netip.Addr
-	for vip, c := range cs.m {
-		if c.r == r {
-			out = append(out, vip)
-		}
-	}
-	return out
-}
-
 // announceLoop sends the takeover burst, then refreshes until the claim
 // ends. Hearing other holders is the prober's job.
 func (cs *claims) announceLoop(ctx context.Context, c *claim) {

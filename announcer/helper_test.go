@@ -135,6 +135,18 @@ func helperMain(cfgPath string) int {
 			return
 		}
 	})
+	mux.HandleFunc("POST /watch", func(w http.ResponseWriter, r *http.Request) {
+		var names []string
+		if err := json.NewDecoder(r.Body).Decode(&names); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var watched []config.VIP
+		for _, name := range names {
+			watched = append(watched, vips[name])
+		}
+		a.Watch(watched)
+	})
 	mux.HandleFunc("POST /members", func(w http.ResponseWriter, r *http.Request) {
 		var macs []string
 		if err := json.NewDecoder(r.Body).Decode(&macs); err != nil {
@@ -290,6 +302,13 @@ func (h *helper) do(method, path string, body any) ([]byte, error) {
 func (h *helper) apply(owned, fresh []string) {
 	h.t.Helper()
 	if _, err := h.do("POST", "/apply", applyRequest{Owned: owned, Fresh: fresh}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *helper) watch(names ...string) {
+	h.t.Helper()
+	if _, err := h.do("POST", "/watch", names); err != nil {
 		h.t.Fatal(err)
 	}
 }
