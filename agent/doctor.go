@@ -7,14 +7,7 @@ import (
 	"strings"
 
 	"github.com/vipd/vipd/api"
-	"github.com/vipd/vipd/membership"
 )
-
-// keyMismatches is what membership.Membership says of peers whose gossip
-// key differs; a Cluster without it (a test fake) reports none.
-type keyMismatches interface {
-	KeyMismatches() []membership.KeyMismatch
-}
 
 // DoctorFacts returns the running config's interfaces and VIPs, and the
 // peers whose gossip key differs, for `vipctl doctor`, which checks this
@@ -40,14 +33,12 @@ func (a *Agent) DoctorFacts() api.DoctorFacts {
 			Nodes: slices.Clone(v.Nodes),
 		})
 	}
-	if km, ok := a.opts.Cluster.(keyMismatches); ok {
-		for _, k := range km.KeyMismatches() {
-			f.KeyMismatches = append(f.KeyMismatches, api.GossipPeer{Node: k.Node, Address: k.Addr})
-		}
-		slices.SortFunc(f.KeyMismatches, func(x, y api.GossipPeer) int {
-			return cmp.Or(strings.Compare(x.Node, y.Node), strings.Compare(x.Address, y.Address))
-		})
+	for _, k := range a.opts.Cluster.KeyMismatches() {
+		f.KeyMismatches = append(f.KeyMismatches, api.GossipPeer{Node: k.Node, Address: k.Addr})
 	}
+	slices.SortFunc(f.KeyMismatches, func(x, y api.GossipPeer) int {
+		return cmp.Or(strings.Compare(x.Node, y.Node), strings.Compare(x.Address, y.Address))
+	})
 	return f
 }
 

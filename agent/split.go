@@ -134,6 +134,9 @@ func (s *splits) forget(view election.View, holds election.KeySet, now time.Time
 // split reports whether unit is split as this host sees it.
 func (s *splits) split(unit string) bool { return len(s.heard[unit]) > 0 }
 
+// with names the members heard answering for a split unit.
+func (s *splits) with(unit string) []string { return slices.Sorted(maps.Keys(s.heard[unit])) }
+
 // claimants are the members heard answering for unit recently. A host that
 // stood back needs to hear the winner more often than the others need to
 // hear each other.

@@ -47,6 +47,9 @@ func (m *Machine) status(cfg *config.Config, cs api.ConfigState, version string,
 			Conflict:  f.conflict,
 			Split:     f.split,
 		}
+		if f.split != "" {
+			vs.SplitWith = m.splits.with(v.Unit())
+		}
 		if !ok {
 			vs.Health, vs.Role, vs.Reason = api.HealthNoOwner, api.RoleStandby, "not decided yet"
 		}

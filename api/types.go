@@ -83,6 +83,8 @@ type VIPStatus struct {
 	// Split names the member heard answering for the VIP on the LAN while
 	// gossip does not show it holding the VIP, and what gossip says of it.
 	Split string `json:"split,omitempty"`
+	// SplitWith names the members heard answering for the VIP.
+	SplitWith []string `json:"split_with,omitempty"`
 }
 
 // HostEligibility is one host's standing for one VIP.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/election"
@@ -122,15 +121,11 @@ func noOwnerFinding(file string, vip api.VIPStatus, holders []string) api.Findin
 	}
 }
 
-// splitMember finds the member vip.Split names: the first word of it that
-// is a member's name.
+// splitMember finds the first member the split names.
 func splitMember(vip api.VIPStatus, members []api.Member) (api.Member, bool) {
-	words := strings.FieldsFunc(vip.Split, func(r rune) bool {
-		return unicode.IsSpace(r) || strings.ContainsRune("(),;:'\"", r)
-	})
-	for _, w := range words {
+	for _, name := range vip.SplitWith {
 		for _, m := range members {
-			if m.Name == w && !m.Self {
+			if m.Name == name && !m.Self {
 				return m, true
 			}
 		}

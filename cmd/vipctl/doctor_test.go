@@ -369,7 +369,8 @@ func splitView(state api.MemberState) clusterView {
 	return clusterView{
 		status: api.Status{Node: "h2", VIPs: []api.VIPStatus{{
 			Name: "web", Address: "198.51.100.200", Unit: "web", Interface: "eth0", Health: api.HealthSplit, Role: api.RoleOwner, Owner: "h2",
-			Split: "h1 (02:00:00:00:00:01) answers for 198.51.100.200 on eth0; gossip says h1 is " + string(state),
+			Split:     "h1 (02:00:00:00:00:01) answers for 198.51.100.200 on eth0; gossip says h1 is " + string(state),
+			SplitWith: []string{"h1"},
 		}}},
 		members: []api.Member{
 			{Name: "h1", Address: "198.51.100.11:7946", State: state, SameConfig: true},

@@ -64,11 +64,11 @@ func TestFormatStatusVerbose(t *testing.T) {
 	want := `node h1 (vipd 1.0.0), not drained, config /etc/vipd.yaml loaded 2h3m ago
 
 VIP   ADDRESS       HEALTH  OWNER  THIS HOST  SINCE      REASON
-web   192.0.2.10    ok     h1     owner      3m12s ago  owner kept
+web   192.0.2.10    ok      h1     owner      3m12s ago  owner kept
     h1 (this host)  eligible
     h2              eligible
     h3              not eligible: drained
-web6  2001:db8::10  ok     h2     unhealthy  12s ago    check web: GET http://127.0.0.1:8404/healthz: connection refused; h2 owns it (elected)
+web6  2001:db8::10  ok      h2     unhealthy  12s ago    check web: GET http://127.0.0.1:8404/healthz: connection refused; h2 owns it (elected)
     h1 (this host)  not eligible: check web: GET http://127.0.0.1:8404/healthz: connection refused
     h2              eligible
 `

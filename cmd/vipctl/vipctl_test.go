@@ -110,7 +110,7 @@ func TestStatusJSON(t *testing.T) {
 		Config: api.ConfigState{File: "/etc/vipd.yaml", LoadedAt: now.Add(-time.Hour)},
 		VIPs: []api.VIPStatus{{
 			Name: "web", Address: "192.0.2.10", Unit: "web", Interface: "eth0", Health: api.HealthOK, Role: api.RoleOwner, Owner: "h1",
-			Reason: "elected", Since: now.Add(-time.Minute), Hosts: []api.HostEligibility{{Host: "h1", Eligible: true}},
+			Reason: "elected", Since: now.Add(-time.Minute), Hosts: []api.HostEligibility{{Host: "h1", Eligible: true, Eligibility: "eligible"}},
 		}},
 	}
 	d.answer("GET", api.PathStatus, http.StatusOK, st)
@@ -129,7 +129,8 @@ func TestStatusJSON(t *testing.T) {
       "address": "192.0.2.10",
       "unit": "web",
       "interface": "eth0",
-      "state": "owner",
+      "health": "ok",
+      "role": "owner",
       "owner": "h1",
       "reason": "elected",
       "since": "2026-03-14T15:08:26Z",
@@ -137,6 +138,7 @@ func TestStatusJSON(t *testing.T) {
         {
           "host": "h1",
           "eligible": true,
+          "eligibility": "eligible",
           "reason": ""
         }
       ]
