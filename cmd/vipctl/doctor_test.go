@@ -399,6 +399,7 @@ func TestDoctorSplitWithTheMemberAliveSaysTheyDisagree(t *testing.T) {
 func TestDoctorSplitWithAnUnknownMember(t *testing.T) {
 	v := splitView(api.MemberDead)
 	v.status.VIPs[0].Split = "02:00:00:00:00:09 answers for 198.51.100.200 on eth0"
+	v.status.VIPs[0].SplitWith = nil
 	got := checkCluster("/etc/vipd.yaml", v, nil)
 	var checks []string
 	for _, g := range got {
