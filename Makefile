@@ -1,4 +1,4 @@
-# vipd — make targets. `sudo make test` and `sudo make demo` work on a fresh
+# vipd — make targets. `make test` and `make demo`, run as root, work on a fresh
 # Debian 12 machine: they install what they need themselves.
 
 SHELL := /bin/bash
@@ -54,7 +54,7 @@ $(TOOLS)/staticcheck:
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:" $$missing "- run 'sudo make test' to install them"; exit 1; fi; \
+		if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:" $$missing "- run 'make test' as root to install them"; exit 1; fi; \
 		echo "installing" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
@@ -72,13 +72,13 @@ fuzz:
 # The demo is a Go test so that it shares the lab code and always tears the
 # lab down, also on Ctrl-C.
 demo: deps
-	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root for network namespaces: run 'sudo make demo'"; exit 1; }
+	@[ "$$(id -u)" = 0 ] || { echo "make demo needs root for network namespaces: run 'make demo' as root (su -, or sudo make demo)"; exit 1; }
 	set -o pipefail; VIPD_DEMO=1 $(GO) test -count=1 -run '^TestDemo$$' -v ./cmd/vipd/ | grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS' -e '^ok '
 
 # Benchmarks print figures; they assert nothing. The lab run writes
 # docs/benchmarks.md, docs/benchmarks.json and docs/failover.png.
 bench: deps
-	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root for network namespaces: run 'sudo make bench'"; exit 1; }
+	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root for network namespaces: run 'make bench' as root (su -, or sudo make bench)"; exit 1; }
 	$(GO) test ./election/ -run '^$$' -bench . -benchmem
 	$(GO) test ./membership/ -run '^$$' -bench DeadDetection -benchtime 1x
 	VIPD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchmarkVsKeepalived$$' -v ./cmd/vipd/

@@ -64,7 +64,7 @@ func startHAProxy(t *testing.T, cfg string) {
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		if _, err := os.Stat("/usr/sbin/haproxy"); err != nil {
-			t.Skip("haproxy is not installed; install the Debian package haproxy (sudo make deps) to run this test")
+			t.Skip("haproxy is not installed; install the Debian package haproxy (make deps, as root) to run this test")
 		}
 		bin = "/usr/sbin/haproxy"
 	}

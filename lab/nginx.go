@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// NginxPath is where `sudo make test` installs nginx.
+// NginxPath is where `make test` (as root) installs nginx.
 const NginxPath = "/usr/sbin/nginx"
 
 const nginxReadyTimeout = 10 * time.Second
@@ -43,7 +43,7 @@ func (n *Nginx) ErrorLog() string {
 func StartNginx(t testing.TB, node *Node, opts NginxOptions) *Nginx {
 	t.Helper()
 	if _, err := os.Stat(NginxPath); err != nil {
-		t.Skipf("lab test needs %s: run `sudo make test`, which installs it (%v)", NginxPath, err)
+		t.Skipf("lab test needs %s: run `make test` as root, which installs it (%v)", NginxPath, err)
 	}
 	if opts.Port == 0 {
 		opts.Port = 80

@@ -11,7 +11,7 @@ import (
 )
 
 // NeedRootMessage is how a lab test explains why it skipped.
-const NeedRootMessage = "lab test needs root and network namespaces: run `sudo make test`"
+const NeedRootMessage = "lab test needs root and network namespaces: run `make test` as root"
 
 // RequireRoot skips the test unless it runs as root on a kernel and system
 // where network namespaces can be created with `ip netns`.

@@ -35,11 +35,11 @@ func skipUnlessBootable(t *testing.T) {
 		t.Skip("boot test skipped with -short")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("boot test needs root to boot a container with systemd-nspawn: run `sudo make test`")
+		t.Skip("boot test needs root to boot a container with systemd-nspawn: run `make test` as root")
 	}
 	for _, tool := range []string{"systemd-nspawn", "debootstrap", "nsenter", "rpm", "dpkg-deb", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("boot test needs %s (packages systemd-container, debootstrap, rpm): run `sudo make test`, which installs them", tool)
+			t.Skipf("boot test needs %s (packages systemd-container, debootstrap, rpm): run `make test` as root, which installs them", tool)
 		}
 	}
 }
