@@ -88,6 +88,16 @@ func (m *Membership) keyMismatch(addr, node string, cause error) {
 			}
 		}
 	}
+	if _, err := netip.ParseAddrPort(addr); k == nil && err == nil {
+		// The gossip address of a host first seen by its IP alone: the
+		// same host, now named better.
+		if ipOnly := m.keys.byAddr[hostOf(addr)]; ipOnly != nil {
+			delete(m.keys.byAddr, ipOnly.Addr)
+			ipOnly.Addr = addr
+			k = ipOnly
+			m.keys.byAddr[addr] = k
+		}
+	}
 	first := k == nil
 	if first {
 		k = &KeyMismatch{Addr: addr}

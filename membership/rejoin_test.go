@@ -291,8 +291,14 @@ func TestNoteMemberlistLine(t *testing.T) {
 	if want := []string{"192.0.2.7:7946", "2001:db8::9"}; !slices.Equal(addrs, want) {
 		t.Errorf("key mismatches %v, want %v", addrs, want)
 	}
-	if n := m.keyMismatches.Load(); n != 4 {
-		t.Errorf("counted %d key mismatches, want 4", n)
+	// The gossip address of a host first seen by IP replaces the IP.
+	m.keyMismatch("[2001:db8::9]:7946", "h9", errCut)
+	got = m.KeyMismatches()
+	if len(got) != 2 || got[1].Addr != "[2001:db8::9]:7946" || got[1].Node != "h9" {
+		t.Errorf("key mismatches %+v, want 2001:db8::9 named by its gossip address and node", got)
+	}
+	if n := m.keyMismatches.Load(); n != 5 {
+		t.Errorf("counted %d key mismatches, want 5", n)
 	}
 }
 
