@@ -83,7 +83,10 @@ type target struct {
 	inFlight int
 	attempts int
 	warned   bool // "still missing" was logged
-	lastErr  string
+	// seen: it was alive once, so reaching it again merges two views;
+	// else it is a configured peer reached for the first time.
+	seen    bool
+	lastErr string
 }
 
 // rejoinState is KeepJoined's bookkeeping, guarded by its own mutex: it is
@@ -238,10 +241,20 @@ func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now ti
 	var back []string // addresses alive again, whose key mismatch is over
 
 	m.rejoin.mu.Lock()
-	for addr := range m.rejoin.targets {
-		if _, ok := want[addr]; !ok {
-			delete(m.rejoin.targets, addr)
+	for addr, t := range m.rejoin.targets {
+		if _, ok := want[addr]; ok {
+			continue
 		}
+		// A member that died is no longer wanted once it is alive again
+		// (or left): count the merge before forgetting it.
+		if name, ok := t.aliveIn(alive); ok && !t.missing.IsZero() {
+			back = append(back, addr)
+			if t.attempts > 0 {
+				t.node = name
+				merged = append(merged, *t)
+			}
+		}
+		delete(m.rejoin.targets, addr)
 	}
 	missing := 0
 	for addr, name := range want {
@@ -252,6 +265,7 @@ func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now ti
 		}
 		if name != "" {
 			t.node = name
+			t.seen = true // a member that died
 		}
 		if name, ok := t.aliveIn(alive); ok {
 			// Reached: keep it (and what its name resolved to) for the
@@ -263,7 +277,7 @@ func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now ti
 					merged = append(merged, *t)
 				}
 			}
-			t.missing, t.attempts, t.warned, t.lastErr = time.Time{}, 0, false, ""
+			t.missing, t.attempts, t.warned, t.lastErr, t.seen = time.Time{}, 0, false, "", true
 			continue
 		}
 		if t.missing.IsZero() {
@@ -288,6 +302,10 @@ func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now ti
 	m.rejoin.mu.Unlock()
 
 	for _, t := range merged {
+		if !t.seen {
+			m.log.Debug("reached a configured peer", "peer", t.label(), "after", now.Sub(t.missing).Round(time.Millisecond))
+			continue
+		}
 		m.rejoins.Add(1)
 		m.log.Info("gossip reaches a lost peer again; views merged", "peer", t.label(),
 			"after", now.Sub(t.missing).Round(time.Millisecond), "attempts", t.attempts)

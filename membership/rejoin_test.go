@@ -164,6 +164,9 @@ func TestPartitionHeals(t *testing.T) {
 			partition(c, cuts, []int{0}, false)
 			c.waitConverged(10 * time.Second)
 			took := time.Since(healed)
+			if lone.rejoins.Load() == 0 && c.nodes[1].rejoins.Load() == 0 && c.nodes[2].rejoins.Load() == 0 {
+				t.Errorf("no host counted a re-merge")
+			}
 			t.Logf("partition of 6s healed: every host sees every host alive %v after the cut was lifted", took.Round(time.Millisecond))
 			// The promise is 2 s in the default profile; leave room for a
 			// loaded test machine, and let the bench hold the figure.
