@@ -251,6 +251,11 @@ func (r *run) fail(err error) {
 	}
 }
 
+// stopLinger is how long a stopping host keeps the VIP addresses it handed
+// over, no longer answering ARP/NDP for them: the new owner's burst of
+// gratuitous packets ends after 700ms.
+const stopLinger = time.Second
+
 // serve waits for ctx to end or a server to fail. On a stop it hands this
 // host's VIPs over first.
 func (r *run) serve(ctx context.Context) error {
@@ -271,6 +276,12 @@ func (r *run) serve(ctx context.Context) error {
 	cancel()
 	if len(res.StillHeld) > 0 {
 		r.log.Warn("stopping while still holding VIPs no other host took within drain_timeout", "units", res.StillHeld)
+	}
+	if len(res.HandedOver) > 0 {
+		// Clients whose neighbour entry still points here until the new
+		// owner's gratuitous packets reach them keep sending here for a
+		// moment; the addresses stay on vipd0 so those requests are served.
+		time.Sleep(stopLinger)
 	}
 	return nil
 }

@@ -2,9 +2,11 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +26,10 @@ type Result struct {
 
 // OK reports whether the request got a 200 answer.
 func (r Result) OK() bool { return r.Err == nil }
+
+// ResetInFlight reports whether the request's connection was established
+// and then reset by the peer (see Summary.Reset).
+func (r Result) ResetInFlight() bool { return errors.Is(r.Err, syscall.ECONNRESET) }
 
 // Prober sends GET requests from a node at a steady pace, each on a fresh
 // connection and each with its own timeout, so a stuck request never delays

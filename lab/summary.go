@@ -10,6 +10,13 @@ import (
 type Summary struct {
 	OK     int
 	Failed int
+	// Reset counts the failed requests whose connection was reset after it
+	// was established: a connection open at the instant the client's
+	// neighbour entry moved to the new owner, which knows nothing of it and
+	// answers its next segment with a RST. Every L2 VIP move does this to
+	// the connections open at that instant; it is no request sent to a VIP
+	// nobody served.
+	Reset int
 	// Bodies lists the bodies of answers (who answered) in order, with repeats collapsed:
 	// [h1 h2] is one failover, [h1 h2 h1] a flap.
 	Bodies []string
@@ -33,6 +40,9 @@ func Summarize(results []Result) Summary {
 		}
 		if !r.OK() {
 			s.Failed++
+			if r.ResetInFlight() {
+				s.Reset++
+			}
 			continue
 		}
 		s.OK++
@@ -51,6 +61,6 @@ func Summarize(results []Result) Summary {
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("ok=%d failed=%d bodies=%v longest_gap=%dms",
-		s.OK, s.Failed, s.Bodies, s.LongestGap.Milliseconds())
+	return fmt.Sprintf("ok=%d failed=%d (reset in flight %d) bodies=%v longest_gap=%dms",
+		s.OK, s.Failed, s.Reset, s.Bodies, s.LongestGap.Milliseconds())
 }
