@@ -59,8 +59,9 @@ type Agent struct {
 	reloadErr string
 	// members are the gossip members as the last step saw them.
 	members []membership.Member
-	// lastStep is when the loop last finished a step.
+	// lastStep is when the loop last finished a step; steps counts them.
 	lastStep time.Time
+	steps    int
 	ready    chan struct{} // closed once the machine has acted on a settled view
 	// changed gets a token after every step, for waiters.
 	changed chan struct{}

@@ -17,7 +17,8 @@ func (a *Agent) Drain(ctx context.Context, wait bool) api.DrainResult {
 }
 
 // DrainForStop hands this host's VIPs over like Drain with wait, but does
-// not record the drain: the next start takes VIPs again.
+// not record the drain: the next start takes VIPs again. It does not wait
+// for units no other host can take: the host is going anyway.
 func (a *Agent) DrainForStop(ctx context.Context) api.DrainResult {
 	return a.drain(ctx, true, false)
 }
@@ -35,10 +36,14 @@ func (a *Agent) drain(ctx context.Context, wait, keep bool) api.DrainResult {
 		a.log.Info("draining: handing this host's VIPs to other hosts", "units", before)
 	}
 	a.machine.SetDrained(true, now)
+	drainedAt := a.steps
 	a.mu.Unlock()
 	a.poke()
 	if wait {
-		a.waitFor(ctx, func() bool { return len(a.machine.holds) == 0 })
+		a.waitFor(ctx, func() bool {
+			stepped := a.steps > drainedAt // decisions made with the drain
+			return len(a.machine.holds) == 0 || (!keep && stepped && !a.machine.anyTaker())
+		})
 	}
 	return a.drainResult(before)
 }

@@ -71,3 +71,14 @@ func ownerHolds(view election.View, owner, key string) bool {
 	}
 	return false
 }
+
+// anyTaker reports whether another host could take a unit this host holds:
+// election names an owner for it other than this host.
+func (m *Machine) anyTaker() bool {
+	for k := range m.holds {
+		if d, ok := m.decisions.Lookup(k); ok && d.Owner != "" && d.Owner != m.self {
+			return true
+		}
+	}
+	return false
+}

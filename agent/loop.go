@@ -24,6 +24,7 @@ func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.T
 	a.mu.Lock()
 	in.Config = a.cfg
 	plan := a.machine.Step(in)
+	a.steps++
 	a.members = in.Members
 	a.mu.Unlock()
 
