@@ -57,19 +57,28 @@ type benchSystem interface {
 	DaemonPIDs() map[string]int
 	// DaemonName is the command name the daemon's processes have (/proc/PID/comm).
 	DaemonName() string
+	// CutGossip drops the cluster traffic of the host (vipd: TCP and UDP
+	// 7946; keepalived: VRRP) in and out, the rest of the LAN untouched;
+	// HealGossip lets it through again.
+	CutGossip(h *lab.Node) error
+	HealGossip(h *lab.Node) error
 }
 
-// benchScenario is one way of losing the owner.
+// benchScenario is one way of losing the owner. Heal scenarios undo their
+// fault and measure until one MAC answers ARP (runHealScenario).
 type benchScenario struct {
 	Key  string `json:"key"`
 	Name string `json:"name"`
+	Heal bool   `json:"heal,omitempty"`
 }
 
 var benchScenarios = []benchScenario{
-	{"hard-crash", "hard crash (SIGKILL + link down)"},
-	{"stop", "graceful stop (SIGTERM)"},
-	{"drain", "drain / priority drop"},
-	{"backend", "backend failure (nginx stopped)"},
+	{"hard-crash", "hard crash (SIGKILL + link down)", false},
+	{"stop", "graceful stop (SIGTERM)", false},
+	{"drain", "drain / priority drop", false},
+	{"backend", "backend failure (nginx stopped)", false},
+	{"partition-heal", "partition heal (owner's gossip / VRRP cut 6 s)", true},
+	{"link-flap", "link flap of the owner (down 2 s)", true},
 }
 
 // benchPoint is one probe as the client saw it, for the plot.
@@ -90,6 +99,8 @@ type benchRun struct {
 	Recovered bool         `json:"recovered"`
 	Error     string       `json:"error,omitempty"`
 	Timeline  []benchPoint `json:"-"`
+	// Heal holds the figures of a heal scenario; Recovered is Heal.Settled.
+	Heal *benchHealRun `json:"heal,omitempty"`
 }
 
 // runScenario measures one failover of sys's current owner and then puts

@@ -254,3 +254,6 @@ func (k *keepalivedBench) DaemonPIDs() map[string]int {
 	}
 	return pids
 }
+
+func (k *keepalivedBench) CutGossip(h *lab.Node) error  { return blockVRRP(h) }
+func (k *keepalivedBench) HealGossip(h *lab.Node) error { return unblockVRRP(h) }

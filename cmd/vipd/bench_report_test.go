@@ -23,6 +23,22 @@ type benchCell struct {
 	Failed       benchStats `json:"failed"`
 	FailedTotal  int        `json:"failed_total"`
 	NotRecovered int        `json:"not_recovered"`
+	// Heal marks a heal scenario's cell; HealStats condenses its runs.
+	Heal      bool           `json:"heal,omitempty"`
+	HealStats *benchHealCell `json:"heal_stats,omitempty"`
+}
+
+// benchHealCell condenses the heal figures of one cell.
+type benchHealCell struct {
+	// Settle is over the runs that settled; NotSettled counts the others.
+	Settle     benchStats `json:"settle_ms"`
+	NotSettled int        `json:"not_settled"`
+	Moves      benchStats `json:"moves"`
+	// FaultMulti of FaultPolls ARP requests during the fault, over all
+	// runs, had two or more MACs answering; FaultMaxMACs is the most.
+	FaultPolls   int `json:"fault_arp_requests"`
+	FaultMulti   int `json:"fault_arp_requests_2plus_macs"`
+	FaultMaxMACs int `json:"fault_max_macs"`
 }
 
 // benchScale compares the failover of one VIP with that of many on the owner.
@@ -55,7 +71,7 @@ func newBenchReport(plan benchPlan) *benchReport {
 		timelines: map[string][]benchPoint{}}
 	for _, sc := range plan.Scenarios {
 		for _, sys := range plan.Systems {
-			r.Cells = append(r.Cells, &benchCell{Scenario: sc.Key, ScenarioName: sc.Name, System: sys})
+			r.Cells = append(r.Cells, &benchCell{Scenario: sc.Key, ScenarioName: sc.Name, System: sys, Heal: sc.Heal})
 		}
 	}
 	r.Machine = machineInfo()
@@ -65,6 +81,10 @@ func newBenchReport(plan benchPlan) *benchReport {
 		"gap":         "longest time without a successful answer at the client (lab.Summarize)",
 		"vipd_checks": "http 127.0.0.1:8080 every 100ms, timeout 90ms, rise 2, fall 2",
 		"keepalived":  "VRRPv3 unicast, priorities 100/90/80 with preemption, vrrp_script curl -m 0.2 interval 1 fall 1 rise 2, track_file weight 1 (priority drop writes -50)",
+		"heal": fmt.Sprintf("partition: the owner's TCP+UDP 7946 (vipd) or IP protocol 112 (keepalived) dropped in and out by nftables for %v; link flap: the owner's eth0 down %v. "+
+			"The client sends one ARP request after another (arping -c 1 -w %s) and counts the distinct MACs answering each; settle is the time from the heal or link up to the first request "+
+			"from which on exactly one MAC, the same, answered, with at least %v observed after the heal and %v of one MAC at the end",
+			benchCutFor, benchFlapFor, benchARPWait, benchHealObserve, benchHealStableFor),
 	}
 	return r
 }
@@ -107,6 +127,9 @@ func (r *benchReport) finish(took time.Duration) {
 			}
 		}
 		c.Gap, c.Failed = statsOf(gaps), statsOf(failed)
+		if c.Heal {
+			c.HealStats = healStatsOf(c.Runs)
+		}
 	}
 	if s := r.Scale; s != nil {
 		if one := r.cell("hard-crash", s.System); one != nil {
@@ -122,6 +145,29 @@ func (r *benchReport) finish(took time.Duration) {
 	}
 }
 
+func healStatsOf(runs []benchRun) *benchHealCell {
+	h := &benchHealCell{}
+	var settle, moves []float64
+	for _, run := range runs {
+		hr := run.Heal
+		if hr == nil {
+			h.NotSettled++
+			continue
+		}
+		if hr.Settled {
+			settle = append(settle, hr.SettleMS)
+		} else {
+			h.NotSettled++
+		}
+		moves = append(moves, float64(hr.Moves))
+		h.FaultPolls += hr.FaultPolls
+		h.FaultMulti += hr.FaultMulti
+		h.FaultMaxMACs = max(h.FaultMaxMACs, hr.FaultMaxMACs)
+	}
+	h.Settle, h.Moves = statsOf(settle), statsOf(moves)
+	return h
+}
+
 func fmtStats(s benchStats) string {
 	return fmt.Sprintf("%.0f / %.0f / %.0f", s.Min, s.Median, s.Max)
 }
@@ -132,10 +178,28 @@ func (r *benchReport) table() string {
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "scenario\tsystem\tgap ms min / median / max\tfailed min / median / max (total)\tnot recovered\n")
 	for _, c := range r.Cells {
+		if c.Heal {
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%d)\t%d/%d\n", c.ScenarioName, c.System, fmtStats(c.Gap),
 			fmtStats(c.Failed), c.FailedTotal, c.NotRecovered, len(c.Runs))
 	}
 	tw.Flush()
+	if r.hasHeal() {
+		b.WriteString("\n")
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "heal scenario\tsystem\tone MAC after heal ms min / median / max\tfailed min / median / max (total)\tgap ms min / median / max\tmoves min / median / max\tARP requests with 2+ MACs during fault\tnot settled\n")
+		for _, c := range r.Cells {
+			if !c.Heal || c.HealStats == nil {
+				continue
+			}
+			h := c.HealStats
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%d)\t%s\t%s\t%d/%d (most %d MACs)\t%d/%d\n", c.ScenarioName, c.System,
+				fmtStats(h.Settle), fmtStats(c.Failed), c.FailedTotal, fmtStats(c.Gap), fmtStats(h.Moves),
+				h.FaultMulti, h.FaultPolls, h.FaultMaxMACs, h.NotSettled, len(c.Runs))
+		}
+		tw.Flush()
+	}
 	if s := r.Scale; s != nil {
 		fmt.Fprintf(&b, "\nscale: hard crash, %s: median gap 1 VIP %.0f ms, %d VIPs on the owner %.0f ms (%+.0f ms); %d VIPs min / median / max %s, failed %d\n",
 			s.System, s.OneVIP.Median, s.VIPs, s.ManyVIPs.Median, s.ManyVIPs.Median-s.OneVIP.Median, s.VIPs, fmtStats(s.ManyVIPs), s.ManyFails)
@@ -156,6 +220,43 @@ func (r *benchReport) table() string {
 	}
 	fmt.Fprintf(&b, "\nbench duration: %s\n", time.Duration(r.DurationS*float64(time.Second)))
 	return b.String()
+}
+
+func (r *benchReport) hasHeal() bool {
+	for _, c := range r.Cells {
+		if c.Heal && len(c.Runs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// healGoals are the figures issue #15 reads the heal rows against.
+func (r *benchReport) healGoals() []string {
+	var out []string
+	check := func(what string, ok bool, got string) {
+		verdict := "met"
+		if !ok {
+			verdict = "**missed**"
+		}
+		out = append(out, fmt.Sprintf("- %s: %s (%s)", what, verdict, got))
+	}
+	for _, sys := range []string{"vipd default", "vipd fast"} {
+		profile := strings.TrimPrefix(sys, "vipd ")
+		if c := r.cell("partition-heal", sys); c != nil && c.HealStats != nil && len(c.Runs) > 0 {
+			h := c.HealStats
+			check(fmt.Sprintf("partition heal: one MAC within 2 s of the heal on `%s`, every run", profile),
+				h.NotSettled == 0 && h.Settle.Max <= 2000,
+				fmt.Sprintf("max %.0f ms, %d of %d runs not settled", h.Settle.Max, h.NotSettled, len(c.Runs)))
+		}
+		if c := r.cell("link-flap", sys); c != nil && c.HealStats != nil && len(c.Runs) > 0 {
+			h := c.HealStats
+			check(fmt.Sprintf("link flap: one MAC within 2 s of link up and at most one move on `%s`, every run", profile),
+				h.NotSettled == 0 && h.Settle.Max <= 2000 && h.Moves.Max <= 1,
+				fmt.Sprintf("max %.0f ms, most moves %.0f, %d of %d runs not settled", h.Settle.Max, h.Moves.Max, h.NotSettled, len(c.Runs)))
+		}
+	}
+	return out
 }
 
 // goals are the figures issue #9 reads the results against.
@@ -231,6 +332,17 @@ func (r *benchReport) markdown() string {
 	b.WriteString("- **graceful stop**: SIGTERM to the owner's daemon (vipd hands its VIPs over; keepalived sends a priority-0 advert).\n")
 	b.WriteString("- **drain / priority drop**: vipd: `vipctl drain --wait` on the owner. keepalived: the owner's `track_file` is set to -50, dropping its priority from 100 to 50, below both backups, which preempt.\n")
 	b.WriteString("- **backend failure**: nginx stopped on the owner; vipd's http check (every 100 ms, fall 2) or keepalived's `vrrp_script` (curl every 1 s, the shortest interval keepalived allows, fall 1) notices.\n\n")
+	b.WriteString("Heal scenarios (issue #15): the fault is undone after a while, and what counts is how fast the cluster is back to **exactly one MAC answering ARP** for the VIP. ")
+	fmt.Fprintf(&b, "Besides the HTTP probes, the client sends one ARP request for the VIP after another (`arping -c 1 -w %s`, about 3 a second) and counts the distinct MACs that answer each. ", benchARPWait)
+	fmt.Fprintf(&b, "A run watches at least %v after the heal and ends once one MAC has answered alone for %v.\n\n", benchHealObserve, benchHealStableFor)
+	fmt.Fprintf(&b, "- **partition heal**: the owner's cluster traffic is dropped in and out by nftables for %v while the LAN stays whole (the client reaches every host): ", benchCutFor)
+	b.WriteString("for vipd TCP and UDP port 7946 (gossip), for keepalived IP protocol 112 (VRRP), so keepalived has two MASTERs during the cut. Then the rule is removed (the heal).\n")
+	fmt.Fprintf(&b, "- **link flap of the owner**: the owner's eth0 down for %v, then up again; the client probes throughout.\n\n", benchFlapFor)
+	b.WriteString("Heal columns: **one MAC after heal** is the time from the heal (partition) or link up (flap) to the first ARP request from which on exactly one MAC, the same until the end of the run, answered ")
+	b.WriteString("(0 if one MAC already answered alone before the heal; resolution about 0.35 s: one request's wait plus starting arping in the client's namespace); ")
+	b.WriteString("**failed** and **gap** are the client's HTTP figures over the whole run (300 ms before the fault to the end); **moves** are owner changes the client saw over HTTP (hosts answering in turn, minus one); ")
+	b.WriteString("**ARP requests with 2+ MACs during fault** counts, over all runs, the ARP requests sent while the fault lasted that two or more MACs answered (a split as the LAN sees it); ")
+	b.WriteString("**not settled** counts runs that did not end with one MAC answering within 20 s of the heal.\n\n")
 	b.WriteString("Systems: vipd with gossip profile `default` and `fast` (one VIP, the same http check in both), and keepalived 2.2.7 with `advert_int 1` and `0.1` ")
 	b.WriteString("(VRRPv3, unicast to the two other hosts, VIP as a /32 on eth0, priorities 100/90/80, preemption on, the generated keepalived.conf is in `bench_keepalived_test.go`).\n\n")
 	b.WriteString("## Failover\n\n```\n")
@@ -241,11 +353,33 @@ func (r *benchReport) markdown() string {
 		b.WriteString(strings.Join(g, "\n"))
 		b.WriteString("\n\n")
 	}
+	if g := r.healGoals(); len(g) > 0 {
+		b.WriteString("Goals from issue #15 (heal rows):\n\n")
+		b.WriteString(strings.Join(g, "\n"))
+		b.WriteString("\n\n")
+	}
 	b.WriteString("| scenario | system | gap ms min | median | max | failed min | median | max | failed total | not recovered |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, c := range r.Cells {
+		if c.Heal {
+			continue
+		}
 		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d/%d |\n", c.ScenarioName, c.System,
 			c.Gap.Min, c.Gap.Median, c.Gap.Max, c.Failed.Min, c.Failed.Median, c.Failed.Max, c.FailedTotal, c.NotRecovered, len(c.Runs))
+	}
+	if r.hasHeal() {
+		b.WriteString("\n| heal scenario | system | one MAC after heal ms min | median | max | failed min | median | max | failed total | gap ms median | moves min | median | max | ARP requests with 2+ MACs during fault | not settled |\n")
+		b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, c := range r.Cells {
+			if !c.Heal || c.HealStats == nil {
+				continue
+			}
+			h := c.HealStats
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %.0f | %.0f | %.0f | %.0f | %d/%d (most %d MACs) | %d/%d |\n",
+				c.ScenarioName, c.System, h.Settle.Min, h.Settle.Median, h.Settle.Max, c.Failed.Min, c.Failed.Median, c.Failed.Max,
+				c.FailedTotal, c.Gap.Median, h.Moves.Min, h.Moves.Median, h.Moves.Max, h.FaultMulti, h.FaultPolls, h.FaultMaxMACs, h.NotSettled, len(c.Runs))
+		}
+		b.WriteString("\nWho answered ARP in each heal run, as changes over time (seconds from the heal; negative: during the fault), is in benchmarks.json (`heal.arp_changes`).\n")
 	}
 	b.WriteString("\n## The client's view of one hard crash per system\n\n")
 	b.WriteString("Each dot is one request, placed at the time it was sent relative to the fault (t = 0) and at the host that answered it; ")

@@ -26,6 +26,9 @@ type benchPlan struct {
 	IdleSystems  []string
 	OutDir       string
 	PlotScenario string
+	// HealObserve is how long a heal scenario watches ARP after the heal
+	// at least (0: benchHealObserve).
+	HealObserve time.Duration
 }
 
 // benchSystemMakers starts each system in a fresh lab of three hosts with
@@ -72,7 +75,8 @@ func TestBenchmarkVsKeepalived(t *testing.T) {
 // TestBenchSmoke runs the benchmark harness once, small: one run of every
 // scenario for vipd fast and keepalived 0.1s, a 30-VIP scale row, a small
 // convergence and a short idle sample, writing its outputs to a temporary
-// directory. It checks that the harness works, not how fast anything is.
+// directory. It checks that the harness works, not how fast anything is:
+// besides, that each heal run ended with exactly one MAC answering ARP.
 func TestBenchSmoke(t *testing.T) {
 	lab.RequireRoot(t)
 	if testing.Short() {
@@ -84,7 +88,7 @@ func TestBenchSmoke(t *testing.T) {
 		ScaleVIPs: 30, ScaleRuns: 1,
 		ConvAgents: 10, ConvVIPs: 100,
 		IdleFor: 3 * time.Second, IdleVIPs: 10, IdleSystems: []string{"vipd fast", "keepalived 0.1s"},
-		OutDir: out,
+		OutDir: out, HealObserve: 2 * time.Second,
 	})
 	if t.Failed() {
 		return
@@ -97,6 +101,20 @@ func TestBenchSmoke(t *testing.T) {
 	for _, c := range rep.Cells {
 		if len(c.Runs) == 0 {
 			t.Errorf("%s / %s: no run recorded", c.Scenario, c.System)
+		}
+		if !c.Heal {
+			continue
+		}
+		for _, run := range c.Runs {
+			switch hr := run.Heal; {
+			case hr == nil:
+				t.Errorf("%s / %s: no heal figures", c.Scenario, c.System)
+			case !hr.Settled || hr.Final == "":
+				t.Errorf("%s / %s: the run did not end with one MAC answering ARP for %s; who answered: %+v",
+					c.Scenario, c.System, vip4, hr.Changes)
+			case hr.FaultPolls == 0:
+				t.Errorf("%s / %s: no ARP request during the fault", c.Scenario, c.System)
+			}
 		}
 	}
 	if len(rep.Idle) != 2 {
@@ -121,15 +139,31 @@ func runBench(t *testing.T, plan benchPlan) *benchReport {
 			sys := benchSystemMakers[name](t, 1, false)
 			for _, sc := range plan.Scenarios {
 				for i := range plan.Runs {
-					run, err := runScenario(t, sys, sc)
+					var run benchRun
+					var err error
+					if sc.Heal {
+						observe := plan.HealObserve
+						if observe == 0 {
+							observe = benchHealObserve
+						}
+						run, err = runHealScenario(t, sys, sc, observe)
+					} else {
+						run, err = runScenario(t, sys, sc)
+					}
 					if err != nil {
 						t.Errorf("run %d: %v", i+1, err)
 						if run.Owner == "" {
 							continue
 						}
 					}
-					t.Logf("%s / %s run %d: owner %s gap %.0f ms failed %d answered by %v recovered %v",
-						sc.Key, name, i+1, run.Owner, run.GapMS, run.Failed, run.Bodies, run.Recovered)
+					if hr := run.Heal; hr != nil {
+						t.Logf("%s / %s run %d: owner %s, one MAC (%s) %.0f ms after the heal, settled %v; during the fault %d of %d ARP requests had 2+ MACs (most %d); client gap %.0f ms failed %d answered by %v; ARP answers: %s",
+							sc.Key, name, i+1, run.Owner, hr.Final, hr.SettleMS, hr.Settled, hr.FaultMulti, hr.FaultPolls,
+							hr.FaultMaxMACs, run.GapMS, run.Failed, run.Bodies, fmtARPChanges(hr.Changes))
+					} else {
+						t.Logf("%s / %s run %d: owner %s gap %.0f ms failed %d answered by %v recovered %v",
+							sc.Key, name, i+1, run.Owner, run.GapMS, run.Failed, run.Bodies, run.Recovered)
+					}
 					rep.add(sc, name, run)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/lab"
 )
 
@@ -187,3 +188,10 @@ func (b *vipdBench) DaemonPIDs() map[string]int {
 	}
 	return pids
 }
+
+// CutGossip blocks the gossip port (the lab's config leaves the default).
+func (b *vipdBench) CutGossip(h *lab.Node) error {
+	return h.BlockPort(context.Background(), config.DefaultGossipPort)
+}
+
+func (b *vipdBench) HealGossip(h *lab.Node) error { return h.Unblock(context.Background()) }
