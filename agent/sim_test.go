@@ -229,16 +229,17 @@ func (s *sim) wireChanged(h *simHost, before []string) {
 	}
 }
 
-// hearAnswers delivers what h's announcer hears on the LAN: every other
-// host answering for a VIP h answers for or watches (probes draw the
-// answers), as MemberAnswers at h's next step.
+// hearAnswers delivers what h's announcer hears on the LAN, at h's next
+// step: every other host answering for a VIP h answers for or watches
+// (probes draw the answers) as MemberAnswers, and every other host probing
+// one (owners and watchers probe) as MemberProbes.
 func (s *sim) hearAnswers(h *simHost) {
 	for _, n := range s.names() {
 		g := s.hosts[n]
 		if g == h || !s.hears(h, g) {
 			continue
 		}
-		for _, v := range g.answering {
+		for _, v := range slices.Concat(g.answering, g.watching) {
 			if !slices.Contains(h.answering, v) && !slices.Contains(h.watching, v) {
 				continue
 			}
@@ -246,7 +247,11 @@ func (s *sim) hearAnswers(h *simHost) {
 			if !addr.IsValid() {
 				continue
 			}
-			h.events = append(h.events, announcer.Event{Kind: announcer.MemberAnswers, VIP: addr, MAC: g.mac, Interface: "eth0", At: s.now})
+			kind := announcer.MemberProbes
+			if slices.Contains(g.answering, v) {
+				kind = announcer.MemberAnswers
+			}
+			h.events = append(h.events, announcer.Event{Kind: kind, VIP: addr, MAC: g.mac, Interface: "eth0", At: s.now})
 		}
 	}
 }

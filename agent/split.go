@@ -62,9 +62,11 @@ func (s *splits) watchGossip(view election.View, now time.Time) {
 	}
 }
 
-// hear records a MemberAnswers event: the member with ev.MAC answered for
-// ev.VIP. Only answers given after gossip lost the member count: a member
-// heard while it was still alive, then stopped or crashed, made no split.
+// hear records a MemberAnswers or MemberProbes event: the member with ev.MAC
+// answered for ev.VIP, or probed it as a holder does (the loser of an
+// arbitration keeps probing while it stands by). Only what was heard after
+// gossip lost the member counts: a member heard while it was still alive,
+// then stopped or crashed, made no split.
 func (s *splits) hear(ev announcer.Event, cfg *config.Config, members []membership.Member, self string, at time.Time) {
 	name := memberWithMAC(members, ev.MAC, self)
 	unit := unitOfAddress(cfg, ev.VIP.String())
@@ -163,7 +165,7 @@ func (s *splits) describe(unit, self string, members []membership.Member, now ti
 	}
 	var parts []string
 	for _, name := range slices.Sorted(maps.Keys(s.heard[unit])) {
-		parts = append(parts, fmt.Sprintf("%s answers for it on the LAN (heard %s ago) while gossip shows %s %s",
+		parts = append(parts, fmt.Sprintf("%s holds it on the LAN (heard %s ago) while gossip shows %s %s",
 			name, now.Sub(s.heard[unit][name]).Round(time.Millisecond), name, gossipState(members, name)))
 	}
 	who := "this host keeps answering"

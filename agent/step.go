@@ -236,7 +236,7 @@ func (m *Machine) noteEvent(ev announcer.Event, in Input) {
 		at = in.Now
 	}
 	switch ev.Kind {
-	case announcer.MemberAnswers:
+	case announcer.MemberAnswers, announcer.MemberProbes:
 		m.splits.hear(ev, in.Config, in.Members, m.self, at)
 	case announcer.LinkDown, announcer.LinkUp:
 		m.links.note(ev, at)

@@ -110,6 +110,8 @@ func (r *responder) handleARP(b []byte) []byte {
 	// an owner sends.
 	if !p.SenderIP.IsUnspecified() {
 		r.heard(p.SenderIP, p.SenderHardwareAddr, p.Operation == arp.OperationReply || gratuitous)
+	} else if p.Operation == arp.OperationRequest {
+		r.probedBy(p.TargetIP, p.SenderHardwareAddr)
 	}
 	if p.Operation != arp.OperationRequest || gratuitous {
 		return nil // replies and announcements ask nothing

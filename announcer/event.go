@@ -27,6 +27,11 @@ const (
 	// watches (per the last Watch). At most one per VIP and MAC every
 	// memberAnswersEvery (250 ms).
 	MemberAnswers
+	// MemberProbes: another cluster member's MAC sends an ARP probe (sender
+	// 0.0.0.0, RFC 5227) for an IPv4 VIP this host owns or watches: it
+	// holds the VIP too and stands by, or is about to claim it. Rate-limited
+	// like MemberAnswers. (An IPv6 probe's sender MAC is not seen here.)
+	MemberProbes
 )
 
 func (k EventKind) String() string {
@@ -41,6 +46,8 @@ func (k EventKind) String() string {
 		return "link-up"
 	case MemberAnswers:
 		return "member-answers"
+	case MemberProbes:
+		return "member-probes"
 	}
 	return "unknown"
 }
@@ -51,7 +58,7 @@ type Event struct {
 	// VIP is the address concerned; invalid for link events.
 	VIP netip.Addr
 	// MAC is the hardware address claiming VIP: a foreign one for
-	// ForeignMAC, a cluster member's for MemberAnswers.
+	// ForeignMAC, a cluster member's for MemberAnswers and MemberProbes.
 	MAC net.HardwareAddr
 	// Interface is where it was seen: the managed interface for ForeignMAC,
 	// MemberAnswers and link events, the interface carrying the address for
@@ -71,6 +78,7 @@ type Counters struct {
 	Malformed     uint64 // packets dropped because they did not parse
 	Conflicts     uint64 // ForeignMAC and ForeignAddress events raised (before the channel)
 	MemberAnswers uint64 // MemberAnswers events raised (before the channel)
+	MemberProbes  uint64 // MemberProbes events raised (before the channel)
 	EventsDropped uint64 // events lost because nobody read Events fast enough
 	SendErrors    uint64 // packets the kernel refused to send
 }
@@ -79,6 +87,7 @@ type counters struct {
 	garpSent, naSent, arpReplies, naReplies         atomic.Uint64
 	claimProbes, splitProbes                        atomic.Uint64
 	malformed, conflicts, memberAnswers, eventsDrop atomic.Uint64
+	memberProbes                                    atomic.Uint64
 	sendErrors                                      atomic.Uint64
 }
 
@@ -93,6 +102,7 @@ func (c *counters) snapshot() Counters {
 		Malformed:     c.malformed.Load(),
 		Conflicts:     c.conflicts.Load(),
 		MemberAnswers: c.memberAnswers.Load(),
+		MemberProbes:  c.memberProbes.Load(),
 		EventsDropped: c.eventsDrop.Load(),
 		SendErrors:    c.sendErrors.Load(),
 	}

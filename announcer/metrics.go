@@ -23,13 +23,15 @@ var (
 		"ARP probes and neighbor solicitations sent to hear another member answering for a VIP this host owns or watches.", nil, nil)
 	descMemberAnswers = prometheus.NewDesc("vipd_member_answers_total",
 		"Times another cluster member was heard answering for a VIP this host owns or watches (at most one per VIP and MAC every 250ms).", nil, nil)
+	descMemberProbes = prometheus.NewDesc("vipd_member_probes_total",
+		"Times another cluster member was heard probing (RFC 5227) a VIP this host owns or watches (at most one per VIP and MAC every 250ms).", nil, nil)
 	descEventsDropped = prometheus.NewDesc("vipd_events_dropped_total",
 		"Announcer events (conflicts, members answering, link changes) lost because they were not read in time.", nil, nil)
 )
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGratuitous, descReplies, descDropped, descSendErrors,
-		descClaimProbes, descSplitProbes, descMemberAnswers, descEventsDropped} {
+		descClaimProbes, descSplitProbes, descMemberAnswers, descMemberProbes, descEventsDropped} {
 		ch <- d
 	}
 }
@@ -48,5 +50,6 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descClaimProbes, n.ClaimProbes)
 	counter(descSplitProbes, n.SplitProbes)
 	counter(descMemberAnswers, n.MemberAnswers)
+	counter(descMemberProbes, n.MemberProbes)
 	counter(descEventsDropped, n.EventsDropped)
 }

@@ -349,6 +349,16 @@ func (r *responder) heard(vip netip.Addr, mac net.HardwareAddr, member bool) {
 	}
 }
 
+// probedBy handles an RFC 5227 probe for vip from mac: another member that
+// probes a VIP this host owns holds it too and stands by, or is about to
+// claim it.
+func (r *responder) probedBy(vip netip.Addr, mac net.HardwareAddr) {
+	v := r.book.judge(vip, mac)
+	if v.from == senderMember && v.interested && r.events.raise(Event{Kind: MemberProbes, VIP: vip, MAC: cloneMAC(mac), Interface: r.name}, memberAnswersEvery) {
+		r.count.memberProbes.Add(1)
+	}
+}
+
 func sleepUntil(ctx context.Context, at time.Time) bool {
 	d := time.Until(at)
 	if d <= 0 {

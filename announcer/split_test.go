@@ -91,9 +91,20 @@ func TestMemberAnswersOnlyForAMemberAnsweringAVIPThisHostOwnsOrWatches(t *testin
 // A member's request with the VIP as sender, or its probe, is not an answer.
 func TestAMembersQuestionIsNoAnswer(t *testing.T) {
 	h := offline(t, testVIP4)
-	h.r.handleARP(arpProbe(memberMAC, testVIP4))
 	h.r.handleARP(request(memberMAC, testVIP4, clientIP4))
 	h.r.handleNDP(ndpBytes(t, solicitation(memberMAC, testVIP6)), ndp.HopLimit, clientIP6)
+	noEvent(t, h.a)
+}
+
+// A member probing a VIP this host owns holds it too and stands by: news,
+// but not an answer.
+func TestAMembersProbeIsMemberProbes(t *testing.T) {
+	h := offline(t, testVIP4)
+	h.r.handleARP(arpProbe(memberMAC, testVIP4))
+	if ev := nextEvent(t, h.a); ev.Kind != MemberProbes || !macEqual(ev.MAC, memberMAC) || ev.VIP != testVIP4 {
+		t.Errorf("member's probe: event %+v, want member-probes from %s for %s", ev, memberMAC, testVIP4)
+	}
+	h.r.handleARP(arpProbe(ownMAC, testVIP4))
 	noEvent(t, h.a)
 }
 
@@ -406,6 +417,7 @@ func TestCollectorNamesTheMetrics(t *testing.T) {
 		"vipd_claim_probes_sent_total":                    0,
 		"vipd_split_probes_sent_total":                    0,
 		"vipd_member_answers_total":                       0,
+		"vipd_member_probes_total":                        0,
 		"vipd_events_dropped_total":                       0,
 	}
 	if !maps.Equal(got, want) {

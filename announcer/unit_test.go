@@ -106,7 +106,11 @@ func TestAnARPProbeForAnOwnedVIPIsAnswered(t *testing.T) {
 		!f.pkt.TargetIP.IsUnspecified() || !macEqual(f.pkt.TargetHardwareAddr, memberMAC) {
 		t.Errorf("reply to a probe %+v / %+v; want from the VIP at %s to %s, target 0.0.0.0", f.eth, f.pkt, ownMAC, memberMAC)
 	}
-	// A probe claims nothing: it is no event on either side.
+	// A probe claims nothing, but a member probing a VIP this host owns
+	// stands by for it: member-probes.
+	if ev := nextEvent(t, h.a); ev.Kind != MemberProbes {
+		t.Errorf("event %+v, want member-probes", ev)
+	}
 	noEvent(t, h.a)
 }
 
