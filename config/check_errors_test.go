@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBrokenCheckConfigs extends TestBrokenConfigs with the check mistakes
@@ -34,6 +35,14 @@ func TestBrokenCheckConfigs(t *testing.T) {
 			[]string{`vipd.yaml:9:11: checks.web.body: is not used by tcp checks, only by http and https checks; remove it or change type`}},
 		{"zero interval", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    interval: 0s\n",
 			[]string{`vipd.yaml:9:15: checks.web.interval: must be more than 0s, like 1s`}},
+		{"zero fast_interval", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    fast_interval: 0s\n",
+			[]string{`vipd.yaml:9:20: checks.web.fast_interval: must be more than 0s, like 200ms`}},
+		{"negative fast_interval", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    fast_interval: -100ms\n",
+			[]string{`vipd.yaml:9:20: checks.web.fast_interval: "-100ms" is negative; a duration here is 0 or more`}},
+		{"fast_interval above the default interval", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    fast_interval: 2s\n",
+			[]string{`vipd.yaml:9:20: checks.web.fast_interval: 2s is above interval 1s; it is how soon a failed check is probed again, so use 1s or less (equal to interval turns faster re-checks off)`}},
+		{"fast_interval above a short interval", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    interval: 100ms\n    timeout: 50ms\n    fast_interval: 200ms\n",
+			[]string{`vipd.yaml:11:20: checks.web.fast_interval: 200ms is above interval 100ms; it is how soon a failed check is probed again, so use 100ms or less (equal to interval turns faster re-checks off)`}},
 		{"rise and fall below 1", base + "checks:\n  web:\n    type: tcp\n    address: 127.0.0.1:80\n    rise: 0\n    fall: -1\n",
 			[]string{
 				`vipd.yaml:9:11: checks.web.rise: is 0; it must be 1 or more (passes in a row before the check counts as up)`,
@@ -128,6 +137,29 @@ func TestMinUpDefaultsToOneUnlessWritten(t *testing.T) {
 		}
 		if got := cfg.Checks["lb"].MinUp; got != want {
 			t.Errorf("%s: min_up = %d, want %d", file, got, want)
+		}
+	}
+}
+
+// TestFastIntervalDefaultsToTheShorterOf200msAndInterval: a file that sets
+// only a short interval, as the fast profile's checks do, stays valid and
+// keeps its cadence; a written fast_interval is kept as written.
+func TestFastIntervalDefaultsToTheShorterOf200msAndInterval(t *testing.T) {
+	for check, want := range map[string]time.Duration{
+		"{type: tcp, address: 127.0.0.1:80}":                                                      200 * time.Millisecond,
+		"{type: tcp, address: 127.0.0.1:80, interval: 5s}":                                        200 * time.Millisecond,
+		"{type: tcp, address: 127.0.0.1:80, interval: 100ms, timeout: 50ms}":                      100 * time.Millisecond,
+		"{type: tcp, address: 127.0.0.1:80, fast_interval: }":                                     200 * time.Millisecond,
+		"{type: tcp, address: 127.0.0.1:80, fast_interval: 50ms}":                                 50 * time.Millisecond,
+		"{type: tcp, address: 127.0.0.1:80, fast_interval: 1s}":                                   time.Second,
+		"{type: tcp, address: 127.0.0.1:80, interval: 100ms, timeout: 50ms, fast_interval: 20ms}": 20 * time.Millisecond,
+	} {
+		cfg, err := Parse("vipd.yaml", []byte(base+"checks:\n  web: "+check+"\n"), "h1")
+		if err != nil {
+			t.Fatalf("%s: %v", check, err)
+		}
+		if got := cfg.Checks["web"].FastInterval.Duration; got != want {
+			t.Errorf("%s: fast_interval = %s, want %s", check, got, want)
 		}
 	}
 }

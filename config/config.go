@@ -70,9 +70,12 @@ func (v VIP) Unit() string {
 type Check struct {
 	Type     CheckType `yaml:"type"`
 	Interval Duration  `yaml:"interval"`
-	Timeout  Duration  `yaml:"timeout"`
-	Rise     int       `yaml:"rise"`
-	Fall     int       `yaml:"fall"`
+	// FastInterval is how soon a check that is up is probed again after a
+	// failed probe, until it has failed Fall times in a row or passes.
+	FastInterval Duration `yaml:"fast_interval"`
+	Timeout      Duration `yaml:"timeout"`
+	Rise         int      `yaml:"rise"`
+	Fall         int      `yaml:"fall"`
 
 	// http, https
 	URL        string      `yaml:"url,omitempty"`

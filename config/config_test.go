@@ -47,9 +47,9 @@ func TestDefaultsFillAMinimalFile(t *testing.T) {
 		Announce:     Announce{Refresh: D(10 * time.Second)},
 		Interfaces:   []Interface{{Name: "eth0", Family: FamilyDual, Tuning: true}},
 		Checks: map[string]*Check{
-			"web": {Type: CheckHTTPS, Interval: D(time.Second), Timeout: D(500 * time.Millisecond), Rise: 2, Fall: 2,
+			"web": {Type: CheckHTTPS, Interval: D(time.Second), FastInterval: D(200 * time.Millisecond), Timeout: D(500 * time.Millisecond), Rise: 2, Fall: 2,
 				URL: "https://127.0.0.1/", Status: StatusRange{200, 399}, TLSVerify: &verify},
-			"lb": {Type: CheckHAProxy, Interval: D(time.Second), Timeout: D(500 * time.Millisecond), Rise: 2, Fall: 2,
+			"lb": {Type: CheckHAProxy, Interval: D(time.Second), FastInterval: D(200 * time.Millisecond), Timeout: D(500 * time.Millisecond), Rise: 2, Fall: 2,
 				Socket: "/run/haproxy.sock", Backend: "web", MinUp: 1},
 		},
 		VIPs:    []VIP{{Name: "web", Address: Address{netip.MustParsePrefix("192.0.2.10/32")}, Interface: "eth0", Checks: []string{"web", "lb"}}},

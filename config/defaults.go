@@ -11,6 +11,16 @@ const (
 	DefaultGroup      = "vipd"
 	DefaultMetrics    = "127.0.0.1:9469"
 	DefaultStateDir   = "/var/lib/vipd"
+
+	// DefaultFastInterval is checks.NAME.fast_interval unless the file
+	// sets it, or the check's interval when that is shorter. With the
+	// default interval 1s and fall 2, a failure is confirmed (the check goes
+	// down) 200ms after its first failed probe instead of 1s, while one bad
+	// probe still moves nothing: a backend that answers 503 for less than
+	// 200ms, or stalls for less than about 1.2s (a 500ms timeout, 200ms, and
+	// a second timeout), stays up. A refused connection needs no re-check
+	// (see health's confirmsAtOnce).
+	DefaultFastInterval = 200 * time.Millisecond
 )
 
 func defaultConfig() *Config {
@@ -35,6 +45,9 @@ func (i *Interface) setDefaults() {
 
 func (c *Check) setDefaults() {
 	c.Interval = D(time.Second)
+	// Lowered to the interval, when the file does not set it, by validation
+	// (checkTiming), which knows what the file wrote.
+	c.FastInterval = D(DefaultFastInterval)
 	c.Timeout = D(500 * time.Millisecond)
 	c.Rise = 2
 	c.Fall = 2

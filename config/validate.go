@@ -215,7 +215,7 @@ var keysByType = map[CheckType][]string{
 	CheckFile:    {"path"},
 }
 
-var commonCheckKeys = []string{"type", "interval", "timeout", "rise", "fall"}
+var commonCheckKeys = []string{"type", "interval", "fast_interval", "timeout", "rise", "fall"}
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -269,11 +269,29 @@ func (v validator) checkTiming(path string, c *Check) {
 	if c.Timeout.Duration > 0 && c.Interval.Duration > 0 && c.Timeout.Duration >= c.Interval.Duration {
 		v.fail(path+".timeout", "%s is not below interval %s; a check must end before the next one starts, so use a timeout under %s", c.Timeout, c.Interval, c.Interval)
 	}
+	v.fastInterval(path, c)
 	if c.Rise < 1 {
 		v.fail(path+".rise", "is %d; it must be 1 or more (passes in a row before the check counts as up)", c.Rise)
 	}
 	if c.Fall < 1 {
 		v.fail(path+".fall", "is %d; it must be 1 or more (failures in a row before the check counts as down)", c.Fall)
+	}
+}
+
+// fastInterval checks fast_interval against interval, or, when the file
+// does not set it, lowers the default to the interval if that is shorter,
+// so a file that sets only a short interval stays valid and probes as
+// before. It need not exceed the timeout: a re-check waits fast_interval
+// after the failed probe ended, so probes never overlap (see
+// health.Runner).
+func (v validator) fastInterval(path string, c *Check) {
+	if !v.written(path + ".fast_interval") {
+		c.FastInterval.Duration = min(c.FastInterval.Duration, c.Interval.Duration)
+		return
+	}
+	v.positive(path+".fast_interval", c.FastInterval, DefaultFastInterval.String())
+	if c.FastInterval.Duration > 0 && c.Interval.Duration > 0 && c.FastInterval.Duration > c.Interval.Duration {
+		v.fail(path+".fast_interval", "%s is above interval %s; it is how soon a failed check is probed again, so use %s or less (equal to interval turns faster re-checks off)", c.FastInterval, c.Interval, c.Interval)
 	}
 }
 

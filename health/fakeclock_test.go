@@ -54,6 +54,20 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.waiters = kept
 }
 
+// NextAt returns when the earliest After that has not fired yet is due,
+// and false if none waits.
+func (c *fakeClock) NextAt() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var next time.Time
+	for i, w := range c.waiters {
+		if i == 0 || w.at.Before(next) {
+			next = w.at
+		}
+	}
+	return next, len(c.waiters) > 0
+}
+
 // Waiters returns how many Afters have not fired yet.
 func (c *fakeClock) Waiters() int {
 	c.mu.Lock()

@@ -10,10 +10,20 @@ import (
 )
 
 // Runner probes one check every interval and keeps its up/down state.
+//
+// A check that is up and fails a probe is re-checked every fast interval,
+// not every interval, until it has failed fall probes in a row (it goes
+// down) or passes again (it stays up): the failure is confirmed quickly,
+// and one bad probe still moves nothing. This is the idea of HAProxy's
+// fastinter. A check that is down, or rising, keeps the normal interval, so
+// a host whose checks all pass, or all fail, runs no extra probe and no
+// extra timer. See confirmsAtOnce for the one failure that needs no
+// re-check.
 type Runner struct {
 	name     string
 	checker  Checker
 	interval time.Duration
+	fast     time.Duration // re-check interval while a failure is confirmed
 	rise     int
 	fall     int
 	opts     Options
@@ -26,8 +36,9 @@ type Runner struct {
 }
 
 // NewRunner returns a runner for the check called name that probes with
-// checker at c's interval and applies c's rise and fall. The checker bounds
-// each probe by c's timeout itself (see NewChecker).
+// checker at c's interval and fast interval and applies c's rise and fall.
+// A zero fast interval means the interval: no faster re-checks. The checker
+// bounds each probe by c's timeout itself (see NewChecker).
 func NewRunner(name string, c *config.Check, checker Checker, opts Options) (*Runner, error) {
 	return newRunner(name, c, checker, opts, make(chan struct{}, 1))
 }
@@ -36,14 +47,21 @@ func newRunner(name string, c *config.Check, checker Checker, opts Options, noti
 	switch {
 	case c.Interval.Duration <= 0:
 		return nil, fmt.Errorf("check %s: interval %s must be more than 0s", name, c.Interval)
+	case c.FastInterval.Duration < 0 || c.FastInterval.Duration > c.Interval.Duration:
+		return nil, fmt.Errorf("check %s: fast interval %s must be from 0s to interval %s", name, c.FastInterval, c.Interval)
 	case c.Rise < 1 || c.Fall < 1:
 		return nil, fmt.Errorf("check %s: rise %d and fall %d must be 1 or more", name, c.Rise, c.Fall)
+	}
+	fast := c.FastInterval.Duration
+	if fast == 0 {
+		fast = c.Interval.Duration
 	}
 	opts = opts.withDefaults()
 	return &Runner{
 		name:     name,
 		checker:  checker,
 		interval: c.Interval.Duration,
+		fast:     fast,
 		rise:     c.Rise,
 		fall:     c.Fall,
 		opts:     opts,
@@ -53,8 +71,9 @@ func newRunner(name string, c *config.Check, checker Checker, opts Options, noti
 }
 
 // Run probes until ctx ends, the first time after the jitter delay and then
-// every interval. It returns once the probe in flight, if any, has stopped.
-// A probe cut short by ctx is not counted: it says nothing about the backend.
+// every interval, or every fast interval while it confirms a failure. It
+// returns once the probe in flight, if any, has stopped. A probe cut short
+// by ctx is not counted: it says nothing about the backend.
 func (r *Runner) Run(ctx context.Context) {
 	wait := r.opts.Jitter(r.interval)
 	for {
@@ -68,11 +87,27 @@ func (r *Runner) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.record(started, err)
-		// Keep the cadence: the next probe starts one interval after this
-		// one started, however long this one took.
-		wait = max(0, started.Add(r.interval).Sub(r.opts.Clock.Now()))
+		st := r.record(started, err)
+		wait = r.next(started, st)
 	}
+}
+
+// next returns how long to wait before the probe after one that started at
+// started and left the check at st.
+func (r *Runner) next(started time.Time, st Status) time.Duration {
+	if st.Up && st.Failures > 0 {
+		// Confirming a failure: re-check one fast interval after this probe
+		// ended, not after it started. A probe that failed fast (refused,
+		// a 503) is re-checked after the fast interval either way; one that
+		// ran into its timeout, which may be longer than the fast interval,
+		// is re-checked a fast interval later rather than at once, so a
+		// backend that stalled for a moment gets that moment to recover, and
+		// probes never overlap whatever the timeout.
+		return r.fast
+	}
+	// Keep the cadence: the next probe starts one interval after this one
+	// started, however long this one took.
+	return max(0, started.Add(r.interval).Sub(r.opts.Clock.Now()))
 }
 
 // Status returns the check's current state.
@@ -86,14 +121,16 @@ func (r *Runner) Status() Status {
 // before: tokens are not queued, only the latest state counts.
 func (r *Runner) Changed() <-chan struct{} { return r.notify }
 
-func (r *Runner) record(at time.Time, err error) {
+// record applies the result of a probe that started at at and returns the
+// check's new state.
+func (r *Runner) record(at time.Time, err error) Status {
 	r.mu.Lock()
 	before := r.status
 	after := advance(before, at, err, r.rise, r.fall)
 	r.status = after
 	r.mu.Unlock()
 	if after.Up == before.Up {
-		return
+		return after
 	}
 	if after.Up {
 		r.opts.Logger.Info("health check up", "check", r.name, "reason", after.Reason)
@@ -104,6 +141,7 @@ func (r *Runner) record(at time.Time, err error) {
 	case r.notify <- struct{}{}:
 	default: // a token is already waiting
 	}
+	return after
 }
 
 // resume starts the runner from st, the state of the same check before a

@@ -15,6 +15,17 @@ type scripted struct {
 	mu     sync.Mutex
 	next   error
 	probes int
+	// takes is how long each probe lasts on clock, which the probe
+	// advances itself; 0 (or a nil clock) is an instant probe.
+	takes time.Duration
+	clock *fakeClock
+}
+
+// setTakes makes the next probes last d on the fake clock.
+func (s *scripted) setTakes(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.takes = d
 }
 
 func (s *scripted) set(err error) {
@@ -27,6 +38,9 @@ func (s *scripted) Check(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.probes++
+	if s.takes > 0 && s.clock != nil {
+		s.clock.Advance(s.takes)
+	}
 	return s.next
 }
 
@@ -47,7 +61,7 @@ type runnerUnderTest struct {
 func startRunner(t *testing.T, c *config.Check, jitter time.Duration) *runnerUnderTest {
 	t.Helper()
 	clock := newFakeClock()
-	checker := &scripted{}
+	checker := &scripted{clock: clock}
 	r, err := NewRunner("web", c, checker, Options{Clock: clock, Jitter: func(time.Duration) time.Duration { return jitter }})
 	if err != nil {
 		t.Fatal(err)
@@ -199,9 +213,17 @@ func TestRunnerDoesNotCountAProbeCutShort(t *testing.T) {
 }
 
 func TestNewRunnerRejectsBadTiming(t *testing.T) {
-	for _, c := range []*config.Check{checkConfig(0, 1, 1), checkConfig(time.Second, 0, 1), checkConfig(time.Second, 1, 0)} {
+	for _, c := range []*config.Check{
+		checkConfig(0, 1, 1), checkConfig(time.Second, 0, 1), checkConfig(time.Second, 1, 0),
+		fastCheckConfig(time.Second, -time.Millisecond, 1, 1), fastCheckConfig(time.Second, 1001*time.Millisecond, 1, 1),
+	} {
 		if _, err := NewRunner("web", c, &scripted{}, Options{}); err == nil {
-			t.Errorf("NewRunner accepted interval %s rise %d fall %d", c.Interval, c.Rise, c.Fall)
+			t.Errorf("NewRunner accepted interval %s fast interval %s rise %d fall %d", c.Interval, c.FastInterval, c.Rise, c.Fall)
+		}
+	}
+	for _, c := range []*config.Check{fastCheckConfig(time.Second, 0, 1, 1), fastCheckConfig(time.Second, time.Second, 1, 1)} {
+		if _, err := NewRunner("web", c, &scripted{}, Options{}); err != nil {
+			t.Errorf("NewRunner rejected fast interval %s with interval %s: %v", c.FastInterval, c.Interval, err)
 		}
 	}
 }

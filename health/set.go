@@ -87,8 +87,8 @@ func (s *Set) Run(ctx context.Context) {
 // and returns an error if a check of cfg cannot be built.
 //
 // A check that is configured exactly as before keeps running untouched, with
-// its state and its cadence. A check of the same name whose interval,
-// timeout, rise or fall changed restarts from its state before, so a reload
+// its state and its cadence. A check of the same name whose interval, fast
+// interval, timeout, rise or fall changed restarts from its state before, so a reload
 // does not send a healthy host back to rising. Any other change probes
 // something else: that check starts down, like a new one. Removed checks
 // stop. Apply sends a token on Changed, since which units exist, and which
@@ -212,7 +212,7 @@ func (s *Set) build(cfg *config.Config, old map[string]*entry) (map[string]*entr
 // differ at most in when and how often.
 func sameProbe(a, b config.Check) bool {
 	for _, c := range []*config.Check{&a, &b} {
-		c.Interval, c.Timeout, c.Rise, c.Fall = config.Duration{}, config.Duration{}, 0, 0
+		c.Interval, c.FastInterval, c.Timeout, c.Rise, c.Fall = config.Duration{}, config.Duration{}, config.Duration{}, 0, 0
 	}
 	return reflect.DeepEqual(a, b)
 }

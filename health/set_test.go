@@ -179,7 +179,7 @@ func TestSetApplyKeepsTheStateOfUnchangedChecks(t *testing.T) {
 		Checks: map[string]*config.Check{
 			"a": fileCheck(path("a")),  // the same: keeps running as it was
 			"b": fileCheck(path("b2")), // probes another file: starts down
-			"c": fileCheck(path("c")),  // only rise changes: resumes up
+			"c": fileCheck(path("c")),  // only rise and fast_interval change: resumes up
 			"d": fileCheck(path("d")),  // new: starts down
 		},
 		VIPs: []config.VIP{
@@ -188,6 +188,7 @@ func TestSetApplyKeepsTheStateOfUnchangedChecks(t *testing.T) {
 		},
 	}
 	next.Checks["c"].Rise = 3
+	next.Checks["c"].FastInterval = config.D(100 * time.Millisecond)
 	if err := st.set.Apply(next); err != nil {
 		t.Fatal(err)
 	}

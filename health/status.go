@@ -1,7 +1,10 @@
 package health
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"time"
 )
 
@@ -9,7 +12,8 @@ import (
 type Status struct {
 	Check string
 	// Up is true once the check has passed Rise probes in a row, and false
-	// again once it has failed Fall probes in a row. It starts false.
+	// again once it has failed Fall probes in a row, or at once when nothing
+	// listens where it probes (see confirmsAtOnce). It starts false.
 	Up bool
 	// Reason explains Up. While down it is the failure that brought the
 	// check down or keeps it down, such as
@@ -49,7 +53,7 @@ func advance(st Status, at time.Time, err error, rise, fall int) Status {
 	if err != nil {
 		st.LastError, st.Passes = err.Error(), 0
 		st.Failures++
-		if st.Up && st.Failures < fall {
+		if st.Up && st.Failures < fall && !confirmsAtOnce(err) {
 			return st // tolerated: one lost probe must not move a VIP
 		}
 		if st.Up {
@@ -78,4 +82,28 @@ func risenReason(rise int) string {
 		return "passed 1 probe"
 	}
 	return fmt.Sprintf("passed %d probes in a row", rise)
+}
+
+// confirmsAtOnce reports whether a failed probe is evidence enough on its
+// own that the backend is gone, so that the check goes down at once rather
+// than after fall failures: the connection was refused (or, for a unix
+// socket, the socket file is missing), which means no process listens
+// where the check probes.
+//
+// Checks probe this host's own backend, so a refusal comes from this host's
+// kernel and says the backend has stopped or crashed; it is not how a busy
+// or slow backend fails. An overloaded listener drops new connections and
+// the probe times out, and a slow answer times out too: timeouts, like bad
+// statuses and resets, are ordinary failures that must reach fall (re-checked
+// at the fast interval), so one slow response never moves a VIP. A reset
+// after the connection opened is ordinary as well, since that is also what
+// one crashed worker looks like while the listener stays up. A refused
+// probe waits for nothing: the clients of the VIP are being refused too, and
+// waiting fall-1 more probes would only add their delay to the move.
+func confirmsAtOnce(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" {
+		return false
+	}
+	return errors.Is(op.Err, syscall.ECONNREFUSED) || (op.Net == "unix" && errors.Is(op.Err, syscall.ENOENT))
 }
