@@ -102,6 +102,7 @@ func checkConfig(interval time.Duration, rise, fall int) *config.Check {
 func TestRunnerWaitsForItsJitterThenProbesEveryInterval(t *testing.T) {
 	rt := startRunner(t, checkConfig(time.Second, 2, 2), 300*time.Millisecond)
 	t0 := rt.clock.Now()
+	rt.expectNextProbe(t0, 300*time.Millisecond)
 	rt.clock.Advance(299 * time.Millisecond)
 	if n := rt.checker.count(); n != 0 {
 		t.Fatalf("%d probes before the jitter has passed, want 0", n)
@@ -110,6 +111,7 @@ func TestRunnerWaitsForItsJitterThenProbesEveryInterval(t *testing.T) {
 	if want := t0.Add(300 * time.Millisecond); !st.LastProbe.Equal(want) {
 		t.Errorf("first probe at %v, want %v", st.LastProbe, want)
 	}
+	rt.expectNextProbe(t0, 1300*time.Millisecond)
 	rt.clock.Advance(999 * time.Millisecond)
 	if n := rt.checker.count(); n != 1 {
 		t.Fatalf("%d probes a little less than an interval after the first, want 1", n)
