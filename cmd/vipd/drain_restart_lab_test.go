@@ -27,10 +27,7 @@ func TestLabDrainSurvivesARestart(t *testing.T) {
 	}
 	l.agreedOwner("web", owner)
 
-	if err := l.vipd[owner].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	l.start(l.host(owner))
+	l.restart(owner)
 	lab.Eventually(t, 20*time.Second, func() error {
 		st, err := l.status(l.host(owner))
 		if err != nil {

@@ -259,7 +259,12 @@ func (l *vipdLab) eachVIPStatus(vip string, check func(host string, v api.VIPSta
 // answersFrom waits until the client gets the VIP's page from host.
 func (l *vipdLab) answersFrom(url, host string) {
 	l.t.Helper()
-	client := l.lab.Client()
+	l.answersVia(l.lab.Client(), url, host)
+}
+
+// answersVia waits until client gets the page at url from host.
+func (l *vipdLab) answersVia(client *lab.Node, url, host string) {
+	l.t.Helper()
 	lab.Eventually(l.t, 20*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		defer cancel()
@@ -268,10 +273,19 @@ func (l *vipdLab) answersFrom(url, host string) {
 			return err
 		}
 		if got := strings.TrimSpace(body); got != host {
-			return fmt.Errorf("answer from %s, want %s", got, host)
+			return fmt.Errorf("%s got an answer from %s, want %s", client.Name(), got, host)
 		}
 		return nil
 	})
+}
+
+// restart stops vipd on host with SIGTERM and starts it again.
+func (l *vipdLab) restart(host string) {
+	l.t.Helper()
+	if err := l.vipd[host].Stop(); err != nil {
+		l.t.Fatal(err)
+	}
+	l.start(l.host(host))
 }
 
 // arpMACs asks for the VIP's MAC from the client and returns the distinct

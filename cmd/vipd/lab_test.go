@@ -134,10 +134,7 @@ func TestLabDrainLosesNoRequestAndNothingMovesBack(t *testing.T) {
 	}
 
 	probe = lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
-	if err := l.vipd[owner].Stop(); err != nil {
-		t.Fatal(err)
-	}
-	l.start(l.host(owner))
+	l.restart(owner)
 	lab.Eventually(t, 20*time.Second, func() error {
 		st, err := l.status(l.host(owner))
 		if err != nil {

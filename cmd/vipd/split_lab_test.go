@@ -208,7 +208,7 @@ func TestLabLANSplitServesBothSidesThenHeals(t *testing.T) {
 	if err := l.lab.SplitLAN(ctx, side); err != nil {
 		t.Fatal(err)
 	}
-	l.answersFromClient(l.lab.Client2(), owner)
+	l.answersVia(l.lab.Client2(), url4, owner)
 	var other string
 	lab.Eventually(t, settleBound, func() error {
 		ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -231,22 +231,6 @@ func TestLabLANSplitServesBothSidesThenHeals(t *testing.T) {
 		t.Errorf("the second client's ARP for %s answered by %v, want only %s", vip4, got, next)
 	}
 	t.Logf("after the heal one owner (%s) in %dms", next, took.Milliseconds())
-}
-
-func (l *vipdLab) answersFromClient(client *lab.Node, host string) {
-	l.t.Helper()
-	lab.Eventually(l.t, settleBound, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		defer cancel()
-		body, err := client.HTTPGet(ctx, url4)
-		if err != nil {
-			return err
-		}
-		if got := strings.TrimSpace(body); got != host {
-			return fmt.Errorf("%s reached %s, want %s", client.Name(), got, host)
-		}
-		return nil
-	})
 }
 
 func TestLabWrongKeyClaimsNothingAndSaysWhy(t *testing.T) {
