@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 
@@ -16,15 +17,16 @@ import (
 )
 
 type runFlags struct {
-	config    string
-	logFormat string
-	logLevel  string
+	config     string
+	logFormat  string
+	logLevel   string
+	cpuProfile string
 }
 
 func newRunCommand() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run [-c FILE] [--log-format text|json] [--log-level LEVEL]",
+		Use:   "run [-c FILE] [--log-format text|json] [--log-level LEVEL] [--cpuprofile FILE]",
 		Short: "Run the daemon (the default when no command is given)",
 		Long: `vipd run is the daemon. It reads the configuration file, joins the other hosts
 over encrypted gossip, runs this host's health checks, and keeps each VIP
@@ -46,6 +48,9 @@ SIGNALS
 
 Under systemd it reports readiness (Type=notify) once it has a settled view
 of the cluster, a one-line STATUS=, and pings the watchdog.
+
+--cpuprofile FILE writes a Go CPU profile of the whole run to FILE when vipd
+stops, for 'go tool pprof'; it is for finding where vipd spends its time.
 
 EXIT STATUS
   0  stopped by a signal after a clean shutdown
@@ -70,6 +75,13 @@ func runDaemon(cmd *cobra.Command, f runFlags) error {
 	log, err := newLogger(f.logFormat, f.logLevel)
 	if err != nil {
 		return err
+	}
+	if f.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	ctx := cmd.Context()
 	if ctx == nil {
@@ -119,6 +131,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringVarP(&f.config, "config", "c", config.DefaultPath, "the configuration file")
 	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text (for journald) or json")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "least severe level logged: debug, info, warn or error")
+	cmd.Flags().StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file when vipd stops")
 }
 
 func newLogger(format, level string) (*slog.Logger, error) {
@@ -134,4 +147,20 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// startCPUProfile profiles the process until the returned func is called.
+func startCPUProfile(file string) (func(), error) {
+	out, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		out.Close()
+	}, nil
 }
