@@ -12,6 +12,7 @@ import (
 	"github.com/vipd/vipd/announcer"
 	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/config"
+	"github.com/vipd/vipd/membership"
 )
 
 const clusterYAML = `
@@ -201,6 +202,28 @@ func TestNotifyHookEnvironment(t *testing.T) {
 	for _, want := range []string{"VIPD_ADDRESS=192.0.2.200", "VIPD_STATE=owner", "VIPD_PREVIOUS_STATE=standby", "VIPD_HEALTH=ok", "VIPD_OWNER=h1"} {
 		if !slices.Contains(env, want) {
 			t.Errorf("hook environment %v lacks %s", env, want)
+		}
+	}
+}
+
+func TestMembersShowHostsWithAnotherKey(t *testing.T) {
+	members := []api.Member{
+		{Name: "h1", Address: "198.51.100.11:7946", State: api.MemberAlive, Self: true},
+		{Name: "h2", Address: "198.51.100.12:7946", State: api.MemberDead},
+		{Name: "h3", Address: "198.51.100.13:7946", State: api.MemberAlive},
+	}
+	got := markWrongKeys([]membership.KeyMismatch{
+		{Addr: "198.51.100.12:7946", Node: "h2"},
+		{Addr: "198.51.100.14:7946"},
+		{Addr: "198.51.100.13:7946", Node: "h3"},
+	}, members)
+	want := map[string]api.MemberState{"h1": api.MemberAlive, "h2": api.MemberWrongKey, "h3": api.MemberAlive, "?": api.MemberWrongKey}
+	if len(got) != 4 {
+		t.Fatalf("members %+v, want h1-h3 and the unknown host", got)
+	}
+	for _, m := range got {
+		if m.State != want[m.Name] {
+			t.Errorf("%s (%s): %s, want %s", m.Name, m.Address, m.State, want[m.Name])
 		}
 	}
 }

@@ -88,8 +88,29 @@ func (a *Agent) Members() []api.Member {
 		}
 		out = append(out, am)
 	}
-	slices.SortFunc(out, func(x, y api.Member) int { return cmp.Compare(x.Name, y.Name) })
+	out = markWrongKeys(a.opts.Cluster.KeyMismatches(), out)
+	slices.SortFunc(out, func(x, y api.Member) int {
+		return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Address, y.Address))
+	})
 	return out
+}
+
+// markWrongKeys shows the hosts whose gossip this host cannot decrypt in
+// state wrong-key: a member that is not alive takes that state, a host
+// gossip never knew is added. A member gossip shows alive is left alone.
+func markWrongKeys(mismatches []membership.KeyMismatch, members []api.Member) []api.Member {
+	for _, k := range mismatches {
+		i := slices.IndexFunc(members, func(m api.Member) bool {
+			return (k.Node != "" && m.Name == k.Node) || m.Address == k.Addr
+		})
+		switch {
+		case i < 0:
+			members = append(members, api.Member{Name: cmp.Or(k.Node, "?"), Address: k.Addr, State: api.MemberWrongKey})
+		case members[i].State != api.MemberAlive:
+			members[i].State = api.MemberWrongKey
+		}
+	}
+	return members
 }
 
 // Checks returns this host's health checks for `vipctl checks`.

@@ -36,6 +36,9 @@ const (
 	MemberSuspect MemberState = "suspect"
 	MemberDead    MemberState = "dead"
 	MemberLeft    MemberState = "left"
+	// MemberWrongKey: a host that answers on the gossip port but whose
+	// gossip this host cannot decrypt, or that rejects this host's.
+	MemberWrongKey MemberState = "wrong-key"
 )
 
 // Status is what `vipctl status` shows.
