@@ -15,7 +15,9 @@ func newMembersCommand(c *cli) *cobra.Command {
 
   NAME     the host's node name; this host is marked "(this host)"
   ADDRESS  its gossip address
-  STATE    alive, suspect, dead or left
+  STATE    alive, suspect, dead or left; wrong-key for a host that answers
+           on the gossip port but whose gossip this host cannot decrypt
+           (the gossip key files differ: see 'vipctl doctor')
   DRAINED  yes when the host takes no VIP
   CONFIG   same when its VIP list matches this host's, differs when not;
            a VIP defined differently is decided only among the hosts that
