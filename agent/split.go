@@ -16,15 +16,16 @@ import (
 
 const (
 	// heardFor is how long a member heard answering for a unit counts as a
-	// claimant. Owned VIPs are probed about every second, watched ones
-	// every 250ms, so a live claimant is heard well within it.
+	// claimant. The announcer probes owned VIPs about every second and
+	// watched ones four times as often (less often past 50 probes a second
+	// per link), so a live claimant of a few VIPs is heard well within it.
 	heardFor = 2 * time.Second
 	// winnerSilence is how long a host that stood back waits without
 	// hearing the winner before it answers again: the winner may have died.
 	winnerSilence = time.Second
 	// splitMemory is how long a split stays in status after the other
-	// claimant was last heard, while gossip still does not show it alive;
-	// the loser stops answering, so the winner hears it no more.
+	// claimant was last heard answering or probing, while gossip still does
+	// not show it alive.
 	splitMemory = 30 * time.Second
 )
 
@@ -51,6 +52,11 @@ func newSplits() splits {
 // watchGossip notes which members the view shows alive, at the start of a
 // step.
 func (s *splits) watchGossip(view election.View, now time.Time) {
+	for name := range s.notAlive {
+		if !slices.ContainsFunc(view.Hosts, func(h election.Host) bool { return h.Name == name }) {
+			delete(s.notAlive, name)
+		}
+	}
 	for _, h := range view.Hosts {
 		_, known := s.notAlive[h.Name]
 		switch {
