@@ -12,9 +12,10 @@ TOOLS   := $(CURDIR)/.tools/bin
 # Pinned tool versions; bump them here and nowhere else.
 STATICCHECK_VERSION := v0.7.0
 
-# Debian packages the lab, the demo and the benchmarks use.
+# Debian packages the lab, the demo and the benchmarks use; prometheus is
+# there for promtool, which tests examples/prometheus.
 APT_PACKAGES := iproute2 nginx haproxy keepalived arping ndisc6 tcpdump curl nftables \
-	systemd-container debootstrap rpm
+	systemd-container debootstrap rpm prometheus
 
 .PHONY: all build test test-unit lint deps tools demo bench packages fuzz clean help
 
