@@ -17,6 +17,7 @@ type Config struct {
 	Control      Control           `yaml:"control"`
 	Metrics      Metrics           `yaml:"metrics"`
 	Notify       []NotifyHook      `yaml:"notify"`
+	BGP          *BGP              `yaml:"bgp,omitempty"`
 }
 
 // Gossip configures the memberlist cluster the hosts form.
@@ -55,6 +56,8 @@ type VIP struct {
 	Priority  map[string]int `yaml:"priority"`
 	Failback  bool           `yaml:"failback"`
 	Checks    []string       `yaml:"checks"`
+	// BGP announces the VIP over BGP (see BGPMode) instead of ARP/NDP.
+	BGP BGPMode `yaml:"bgp,omitempty"`
 }
 
 // Unit is the name under which a VIP is elected: its group, or its own name

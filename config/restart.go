@@ -21,6 +21,9 @@ func RestartNeeded(old, next *Config) []string {
 	if old.Metrics != next.Metrics {
 		keys = append(keys, "metrics")
 	}
+	if !reflect.DeepEqual(old.BGP, next.BGP) {
+		keys = append(keys, "bgp")
+	}
 	g, n := old.Gossip, next.Gossip
 	if g.Insecure != n.Insecure || g.Port != n.Port || g.Bind != n.Bind || g.Advertise != n.Advertise || g.Profile != n.Profile {
 		keys = append(keys, "gossip.bind, port, advertise, insecure or profile")

@@ -25,8 +25,12 @@ func (c *Config) Summary() string {
 	if len(c.VIPs) == 0 {
 		vips = "no VIPs yet"
 	}
+	on := orNone(ifaces)
+	if c.BGP != nil {
+		on = fmt.Sprintf("%s and BGP (AS %d, %s)", on, c.BGP.ASN, count(len(c.BGP.Peers), "peer"))
+	}
 	return fmt.Sprintf("node %s, %s on %s, %s, gossip on %s:%d %s with %s, profile %s",
-		c.NodeName, vips, orNone(ifaces), count(len(c.Checks), "check"),
+		c.NodeName, vips, on, count(len(c.Checks), "check"),
 		c.Gossip.Bind, c.Gossip.Port, security, count(len(c.Gossip.Peers), "peer"), c.Gossip.Profile)
 }
 

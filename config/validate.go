@@ -30,6 +30,7 @@ func validate(c *Config, d *decoder) {
 	v.interfaces()
 	v.checks()
 	v.vips()
+	v.bgp()
 	v.control()
 	v.notify()
 }

@@ -20,7 +20,9 @@ func (v validator) vips() {
 		path := fmt.Sprintf("vips[%d]", i)
 		v.vipName(path, i, vip, names)
 		v.vipAddress(path, i, vip, addrs)
-		v.vipInterface(path, vip)
+		if vip.BGP == BGPOff && !v.written(path+".bgp") {
+			v.vipInterface(path, vip)
+		}
 		v.vipNodes(path, vip)
 		v.vipChecks(path, vip)
 		if vip.Group != "" && v.name(path+".group", "group name", vip.Group) {
