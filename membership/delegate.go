@@ -20,8 +20,10 @@ func (d delegate) NodeMeta(limit int) []byte {
 	return d.m.meta
 }
 
-// NotifyMsg, GetBroadcasts: vipd sends no user messages.
-func (d delegate) NotifyMsg([]byte)                {}
+// NotifyMsg gets the heartbeats (heartbeat.go), vipd's only user messages.
+func (d delegate) NotifyMsg(b []byte) { d.m.receiveHeartbeat(b) }
+
+// GetBroadcasts: vipd broadcasts nothing of its own.
 func (d delegate) GetBroadcasts(int, int) [][]byte { return nil }
 
 // LocalState sends this host's unit list and the lists of the other alive
@@ -109,6 +111,12 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 		p.since = old.since
 	}
 	m.peers[n.Name] = p
+	m.heartbeatMember(n.Name, n.Addr, n.Port, p.state)
+	if !ok || old.state != p.state {
+		// A member went (or came back): the re-join loop, asleep while
+		// nothing is missing, has a target again (or one less).
+		m.wakeRejoin()
+	}
 	switch p.state {
 	case StateDead:
 		if _, seen := m.lost[n.Name]; !seen || m.lost[n.Name].addr != p.addr {

@@ -92,6 +92,9 @@ type Member struct {
 	Resolved bool
 	// Problem says why the host's metadata could not be read, or is empty.
 	Problem string
+	// Silent: gossip says alive, but the host's heartbeats stopped, so the
+	// election counts it dead (see heartbeat.go).
+	Silent bool
 }
 
 // Stats counts what gossip delivered that membership dropped.
@@ -128,6 +131,7 @@ type Membership struct {
 	rejoinKick chan struct{}
 	rejoin     rejoinState
 	keys       keyWatch
+	hb         heartbeatState
 
 	mu    sync.Mutex
 	units []election.Unit
@@ -182,6 +186,7 @@ func New(opts Options) (*Membership, error) {
 		lists:   map[ConfigFingerprint]*unitList{},
 	}
 	m.initRejoin()
+	m.initHeartbeats()
 	if err := m.setUnitsLocked(opts.Units); err != nil {
 		return nil, err
 	}
@@ -202,6 +207,9 @@ func New(opts Options) (*Membership, error) {
 		mc.AdvertiseAddr = advertiseAddr(mc.BindAddr, opts.Gossip.Peers, opts.Interfaces)
 	}
 	timing.apply(mc)
+	// vipd's payloads are small; memberlist's LZW compression allocates
+	// large buffers for each message and costs more than it saves.
+	mc.EnableCompression = false
 	mc.Delegate = delegate{m}
 	mc.Events = events{m}
 	mc.Logger = memberlistLogger(logger, m.noteMemberlistLine)
@@ -253,8 +261,9 @@ func New(opts Options) (*Membership, error) {
 		m.port = int(ml.LocalNode().Port)
 	}
 	m.configured = m.normalizePeers(opts.Gossip.Peers)
-	m.stopped.Add(1)
+	m.stopped.Add(2)
 	go m.updater()
+	go m.heartbeats()
 	return m, nil
 }
 
@@ -305,8 +314,11 @@ func (m *Membership) Join(peers []string) (int, error) {
 // detector's delay. Call Shutdown after it.
 //
 // Memberlist's leave message does not say it was a leave rather than a
-// death, so Leave first gossips a leaving flag in the metadata.
+// death, so Leave first gossips a leaving flag in the metadata. It also
+// sends a last, stopping heartbeat, so no host takes the heartbeats' end
+// for a crash.
 func (m *Membership) Leave(timeout time.Duration) error {
+	m.stopHeartbeats()
 	m.mu.Lock()
 	m.leaving = true
 	err := m.encodeMetaLocked()
@@ -482,7 +494,9 @@ func (m *Membership) View() election.View {
 	})
 	for _, name := range slices.Sorted(maps.Keys(m.peers)) {
 		if name != m.name {
-			hosts = append(hosts, m.hostLocked(m.peers[name]))
+			h := m.hostLocked(m.peers[name])
+			h.Alive = h.Alive && !m.silentLocked(name)
+			hosts = append(hosts, h)
 		}
 	}
 	if !m.settledLocked() {
@@ -610,6 +624,7 @@ func (m *Membership) Members() []Member {
 			MACs:     slices.Clone(p.meta.MACs),
 			Config:   p.meta.Config,
 			Resolved: m.resolveLocked(p) != nil,
+			Silent:   p.state == StateAlive && m.silentLocked(name),
 		}
 		if p.metaErr != nil {
 			mem.Problem = p.metaErr.Error()
@@ -625,6 +640,7 @@ func (m *Membership) forgetLocked(now time.Time) {
 	for name, p := range m.peers {
 		if p.state != StateAlive && now.Sub(p.since) > departedRetention {
 			delete(m.peers, name)
+			m.heartbeatForget(name)
 		}
 	}
 	if len(m.lists) <= maxLists {

@@ -13,6 +13,11 @@ import (
 //	vipd_gossip_rejoins_total                     lost peers reached again (views merged)
 //	vipd_gossip_key_mismatches_total              messages or joins that failed because the gossip keys differ
 //	vipd_gossip_key_mismatch_peers                hosts with a different gossip key seen in the last 30 s
+//	vipd_heartbeats_sent_total                    heartbeats sent to other hosts
+//	vipd_heartbeats_received_total                heartbeats received from other hosts
+//	vipd_heartbeats_dropped_total                 gossip user messages that were not heartbeats this version reads
+//	vipd_heartbeat_deaths_total                   times a member went quiet and was counted dead before gossip said so
+//	vipd_heartbeat_silent_members                 members gossip sees alive whose heartbeats stopped
 func (m *Membership) Collector() prometheus.Collector { return collector{m} }
 
 type collector struct{ m *Membership }
@@ -25,10 +30,16 @@ var (
 	descRejoins      = prometheus.NewDesc("vipd_gossip_rejoins_total", "Missing peers reached again, after which both sides' views merged.", nil, nil)
 	descMismatches   = prometheus.NewDesc("vipd_gossip_key_mismatches_total", "Gossip messages and joins that failed because this host and a peer have different gossip keys.", nil, nil)
 	descMismatchPeer = prometheus.NewDesc("vipd_gossip_key_mismatch_peers", "Hosts seen in the last 30 s whose gossip key differs from this host's.", nil, nil)
+	descHBSent       = prometheus.NewDesc("vipd_heartbeats_sent_total", "Heartbeats sent to other hosts.", nil, nil)
+	descHBReceived   = prometheus.NewDesc("vipd_heartbeats_received_total", "Heartbeats received from other hosts.", nil, nil)
+	descHBDropped    = prometheus.NewDesc("vipd_heartbeats_dropped_total", "Gossip user messages dropped because they are no heartbeat this version reads.", nil, nil)
+	descHBDeaths     = prometheus.NewDesc("vipd_heartbeat_deaths_total", "Times a member gossip saw alive went quiet for the heartbeat timeout and was counted dead.", nil, nil)
+	descHBSilent     = prometheus.NewDesc("vipd_heartbeat_silent_members", "Members gossip sees alive whose heartbeats stopped; the election counts them dead.", nil, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDropped, descAlive, descMissing, descAttempts, descRejoins, descMismatches, descMismatchPeer} {
+	for _, d := range []*prometheus.Desc{descDropped, descAlive, descMissing, descAttempts, descRejoins, descMismatches, descMismatchPeer,
+		descHBSent, descHBReceived, descHBDropped, descHBDeaths, descHBSilent} {
 		ch <- d
 	}
 }
@@ -48,4 +59,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRejoins, prometheus.CounterValue, float64(m.rejoins.Load()))
 	ch <- prometheus.MustNewConstMetric(descMismatches, prometheus.CounterValue, float64(m.keyMismatches.Load()))
 	ch <- prometheus.MustNewConstMetric(descMismatchPeer, prometheus.GaugeValue, float64(len(m.KeyMismatches())))
+	hb := m.HeartbeatStats()
+	ch <- prometheus.MustNewConstMetric(descHBSent, prometheus.CounterValue, float64(hb.Sent))
+	ch <- prometheus.MustNewConstMetric(descHBReceived, prometheus.CounterValue, float64(hb.Received))
+	ch <- prometheus.MustNewConstMetric(descHBDropped, prometheus.CounterValue, float64(hb.Dropped))
+	ch <- prometheus.MustNewConstMetric(descHBDeaths, prometheus.CounterValue, float64(hb.Deaths))
+	ch <- prometheus.MustNewConstMetric(descHBSilent, prometheus.GaugeValue, float64(hb.Silent))
 }

@@ -16,8 +16,12 @@ import (
 // cluster. A suspect that does not refute within SuspicionMult x
 // ProbeInterval (x log10 of the cluster size, at least 1) is declared dead
 // and the news spreads by gossip every GossipInterval to GossipNodes hosts.
-// So a crashed host is dead everywhere after at most about
-// 2 x ProbeInterval + SuspicionMult x ProbeInterval + a few GossipIntervals.
+// So memberlist declares a crashed host dead everywhere after at most about
+// 2 x ProbeInterval + SuspicionMult x ProbeInterval + a few GossipIntervals:
+// seconds, at the membership-grade timings below, which cost little when
+// idle. A crashed owner is replaced faster: every host sends a heartbeat to
+// every other every HeartbeatInterval, and one that has gone quiet for
+// HeartbeatTimeout counts as dead in the election's view (heartbeat.go).
 type Timing struct {
 	ProbeInterval     time.Duration
 	ProbeTimeout      time.Duration
@@ -34,6 +38,11 @@ type Timing struct {
 	DeadNodeReclaim   time.Duration
 	LeaveBroadcastMax time.Duration
 
+	// Heartbeats (heartbeat.go): sent every HeartbeatInterval; a member
+	// heard from and then quiet for HeartbeatTimeout counts as dead.
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+
 	// Re-merge (rejoin.go): a peer that is not alive is tried every
 	// RejoinInterval while it has been missing for less than
 	// RejoinBackoffAfter, then less often, up to every RejoinMaxInterval.
@@ -45,15 +54,17 @@ type Timing struct {
 // Profiles maps each config profile to its timing. See doc.go for the
 // figures they give.
 var Profiles = map[config.Profile]Timing{
-	// default: a crashed host is dead everywhere in about 0.35-0.6 s
-	// (BenchmarkDeadDetection, 5 hosts on loopback: median 435 ms).
+	// default: a crashed host counts as dead 300 ms after its last
+	// heartbeat (BenchmarkDeadDetection); memberlist alone, for a host that
+	// sends no heartbeats, takes about 4-7 s. Metadata changes spread
+	// within a GossipInterval or two.
 	config.ProfileDefault: {
-		ProbeInterval:     100 * time.Millisecond,
-		ProbeTimeout:      50 * time.Millisecond,
-		SuspicionMult:     2,
-		SuspicionMaxMult:  4,
+		ProbeInterval:     time.Second,
+		ProbeTimeout:      500 * time.Millisecond,
+		SuspicionMult:     3,
+		SuspicionMaxMult:  2,
 		IndirectChecks:    3,
-		GossipInterval:    20 * time.Millisecond,
+		GossipInterval:    100 * time.Millisecond,
 		GossipNodes:       4,
 		RetransmitMult:    4,
 		PushPullInterval:  5 * time.Second,
@@ -63,19 +74,23 @@ var Profiles = map[config.Profile]Timing{
 		DeadNodeReclaim:   10 * time.Second,
 		LeaveBroadcastMax: time.Second,
 
+		HeartbeatInterval: 100 * time.Millisecond,
+		HeartbeatTimeout:  300 * time.Millisecond,
+
 		RejoinInterval:     500 * time.Millisecond,
 		RejoinBackoffAfter: 30 * time.Second,
 		RejoinMaxInterval:  2 * time.Second,
 	},
-	// fast: about 0.14-0.23 s (median 169 ms), for a quiet LAN; more probes,
-	// and more false suspicions when hosts are overloaded.
+	// fast: 120 ms after the last heartbeat, for a quiet LAN; more
+	// packets, and more false deaths when hosts are overloaded. memberlist
+	// alone takes about 2-4 s.
 	config.ProfileFast: {
-		ProbeInterval:     40 * time.Millisecond,
-		ProbeTimeout:      20 * time.Millisecond,
-		SuspicionMult:     2,
-		SuspicionMaxMult:  4,
+		ProbeInterval:     500 * time.Millisecond,
+		ProbeTimeout:      250 * time.Millisecond,
+		SuspicionMult:     3,
+		SuspicionMaxMult:  2,
 		IndirectChecks:    3,
-		GossipInterval:    10 * time.Millisecond,
+		GossipInterval:    50 * time.Millisecond,
 		GossipNodes:       4,
 		RetransmitMult:    4,
 		PushPullInterval:  3 * time.Second,
@@ -84,6 +99,9 @@ var Profiles = map[config.Profile]Timing{
 		AwarenessMaxMult:  8,
 		DeadNodeReclaim:   10 * time.Second,
 		LeaveBroadcastMax: time.Second,
+
+		HeartbeatInterval: 40 * time.Millisecond,
+		HeartbeatTimeout:  120 * time.Millisecond,
 
 		RejoinInterval:     250 * time.Millisecond,
 		RejoinBackoffAfter: 30 * time.Second,

@@ -35,7 +35,8 @@ import (
 // rejoinFollowUp. Kick (a managed link came back up, keys changed) retries
 // every target at once with the short interval.
 //
-// Cost per missing target: one TCP SYN (or one ARP request when the host is
+// While no target is missing the loop sleeps: a member leaving the alive
+// state wakes it. Cost per missing target: one TCP SYN (or one ARP request when the host is
 // gone from the LAN) per interval, at most rejoinInFlight attempts in flight;
 // a dead member is tried for lostRetention, a configured peer for ever.
 
@@ -189,19 +190,40 @@ func (m *Membership) alivePeers() int {
 // KeepJoined tries to reach every configured peer and every member that
 // died for as long as they are not alive, until ctx ends; it returns once
 // every attempt it started has ended. Cancel it before Leave and Shutdown.
+//
+// It sleeps until the next attempt is due, and while nothing is missing
+// until a member leaves the alive state, Kick is called, an attempt ends, or
+// rejoinIdle passes.
 func (m *Membership) KeepJoined(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	tick := time.NewTicker(max(m.timing.RejoinInterval/5, 10*time.Millisecond))
-	defer tick.Stop()
+	timer := time.NewTimer(rejoinIdle)
+	defer timer.Stop()
 	for {
-		m.rejoinRound(ctx, &wg, time.Now())
+		timer.Reset(m.rejoinRound(ctx, &wg, time.Now()))
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-timer.C:
 		case <-m.rejoinKick:
 		}
+	}
+}
+
+// rejoinIdle is how long KeepJoined sleeps while no target is missing: the
+// events that make one missing wake it (wakeRejoin), so this only bounds
+// how late it notices anything else, such as a host name that resolves
+// to new addresses.
+const rejoinIdle = 10 * time.Second
+
+// rejoinMinWait is the shortest sleep between two rounds.
+const rejoinMinWait = 10 * time.Millisecond
+
+// wakeRejoin makes KeepJoined look at once, without resetting its backoff.
+func (m *Membership) wakeRejoin() {
+	select {
+	case m.rejoinKick <- struct{}{}:
+	default:
 	}
 }
 
@@ -235,8 +257,11 @@ func (m *Membership) wanted(now time.Time) (want map[string]string, alive map[st
 	return want, alive
 }
 
-func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now time.Time) {
+// rejoinRound starts the attempts that are due and returns how long to
+// sleep until the next one is.
+func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now time.Time) time.Duration {
 	want, alive := m.wanted(now)
+	wait := rejoinIdle
 	var merged []target
 	var back []string // addresses alive again, whose key mismatch is over
 
@@ -284,7 +309,11 @@ func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now ti
 			t.missing, t.next = now, now
 		}
 		missing++
-		if now.Before(t.next) || t.inFlight >= rejoinInFlight || ctx.Err() != nil {
+		if t.inFlight >= rejoinInFlight || ctx.Err() != nil {
+			continue // the end of an attempt wakes the loop
+		}
+		if now.Before(t.next) {
+			wait = min(wait, t.next.Sub(now))
 			continue
 		}
 		t.inFlight++
@@ -297,6 +326,9 @@ func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now ti
 				"err", t.lastErr)
 		}
 		wg.Go(func() { m.attempt(ctx, addr) })
+		if t.inFlight < rejoinInFlight {
+			wait = min(wait, t.next.Sub(now))
+		}
 	}
 	m.rejoin.missingCount = missing
 	m.rejoin.mu.Unlock()
@@ -313,6 +345,7 @@ func (m *Membership) rejoinRound(ctx context.Context, wg *sync.WaitGroup, now ti
 	for _, addr := range back {
 		m.keyOK(addr)
 	}
+	return max(wait, rejoinMinWait)
 }
 
 // aliveIn reports whether an alive member has t's address, and its name.
@@ -387,12 +420,9 @@ func (m *Membership) finish(addr, lastErr string, resolved []string, follow *boo
 		}
 	}
 	m.rejoin.mu.Unlock()
-	if follow != nil && *follow {
-		select {
-		case m.rejoinKick <- struct{}{}:
-		default:
-		}
-	}
+	// The loop may be asleep for rejoinIdle while this target waited for
+	// a free attempt.
+	m.wakeRejoin()
 }
 
 // tryJoin dials addr's gossip port, abandoning it when ctx ends, and joins

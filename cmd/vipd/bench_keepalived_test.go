@@ -36,9 +36,19 @@ type keepalivedBench struct {
 	vips   []string
 	ka     map[string]*lab.Process
 	nginx  map[string]*lab.Nginx
+	// noScript leaves the curl track script out (an idle row: the VRRP
+	// protocol alone).
+	noScript bool
 }
 
 func newKeepalivedBench(t *testing.T, advert string, nVIPs int) *keepalivedBench {
+	t.Helper()
+	return newKeepalivedBenchWith(t, advert, nVIPs, false)
+}
+
+// newKeepalivedBenchWith is newKeepalivedBench, without the track script
+// when noScript is set.
+func newKeepalivedBenchWith(t *testing.T, advert string, nVIPs int, noScript bool) *keepalivedBench {
 	t.Helper()
 	lab.RequireRoot(t)
 	if _, err := os.Stat(keepalivedPath); err != nil {
@@ -46,7 +56,7 @@ func newKeepalivedBench(t *testing.T, advert string, nVIPs int) *keepalivedBench
 	}
 	k := &keepalivedBench{t: t, name: "keepalived " + advert + "s", l: lab.New(t, lab.Options{Hosts: 3, Prefix: "kb"}),
 		dir: t.TempDir(), advert: advert, vips: benchVIPAddrs(nVIPs),
-		ka: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}}
+		ka: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, noScript: noScript}
 	for i, h := range k.l.Hosts() {
 		k.nginx[h.Name()] = lab.StartNginx(t, h, lab.NginxOptions{Port: webPort})
 		if err := os.MkdirAll(k.hostDir(h), 0o755); err != nil {
@@ -93,21 +103,28 @@ func (k *keepalivedBench) config(h *lab.Node, priority int) string {
 		}
 		fmt.Fprintf(&vips, "        %s/%d dev eth0\n", v, bits)
 	}
+	script, track := `
+vrrp_script chk_nginx {
+    script "/usr/bin/curl -sf -o /dev/null -m 0.2 http://127.0.0.1:`+fmt.Sprint(webPort)+`/"
+    interval 1
+    timeout 1
+    fall 1
+    rise 2
+}
+`, `
+    track_script {
+        chk_nginx
+    }`
+	if k.noScript {
+		script, track = "", ""
+	}
 	return fmt.Sprintf(`global_defs {
     router_id %[1]s
     script_user root
     enable_script_security
     vrrp_version 3
 }
-
-vrrp_script chk_nginx {
-    script "/usr/bin/curl -sf -o /dev/null -m 0.2 http://127.0.0.1:%[2]d/"
-    interval 1
-    timeout 1
-    fall 1
-    rise 2
-}
-
+%[2]s
 track_file drain {
     file "%[3]s"
     weight 1
@@ -123,18 +140,25 @@ vrrp_instance web {
     unicast_peer {
 %[7]s    }
     virtual_ipaddress {
-%[8]s    }
-    track_script {
-        chk_nginx
-    }
+%[8]s    }%[9]s
     track_file {
         drain
     }
 }
-`, h.Name(), webPort, k.trackFile(h), priority, k.advert, h.IPv4(), peers.String(), vips.String())
+`, h.Name(), script, k.trackFile(h), priority, k.advert, h.IPv4(), peers.String(), vips.String(), track)
 }
 
-func (k *keepalivedBench) Name() string       { return k.name }
+func (k *keepalivedBench) Name() string { return k.name }
+
+// Runs says what runs on each host, for the idle table.
+func (k *keepalivedBench) Runs() string {
+	s := fmt.Sprintf("keepalived --vrrp, advert_int %s, unicast to 2 peers, a track_file", k.advert)
+	if k.noScript {
+		return s + ", no track script"
+	}
+	return s + ", curl track script every 1 s (forks)"
+}
+
 func (k *keepalivedBench) Lab() *lab.Lab      { return k.l }
 func (k *keepalivedBench) DaemonName() string { return "keepalived" }
 

@@ -117,10 +117,12 @@ func simulateConvergence(agents, vips int) benchConvergence {
 // benchIdle is the idle cost of one system: three hosts, a few VIPs,
 // nothing failing.
 type benchIdle struct {
-	System string  `json:"system"`
-	VIPs   int     `json:"vips"`
-	Hosts  int     `json:"hosts"`
-	Secs   float64 `json:"seconds"`
+	System string `json:"system"`
+	// Runs says what runs on each host (checks, log level, track script).
+	Runs  string  `json:"runs"`
+	VIPs  int     `json:"vips"`
+	Hosts int     `json:"hosts"`
+	Secs  float64 `json:"seconds"`
 	// CPUPercent is the mean CPU per host (user+system, children included,
 	// e.g. keepalived's check scripts), in percent of one core.
 	CPUPercent float64 `json:"cpu_percent_per_host"`
@@ -132,11 +134,12 @@ type benchIdle struct {
 }
 
 // measureIdle starts every system in its own lab at once, lets them settle,
-// then reads /proc for the daemons' process groups for dur.
-func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration) []benchIdle {
+// then reads /proc for the daemons' process groups for dur. With
+// profileDir set, vipd writes CPU profiles there, stopped at the end.
+func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, profileDir string) []benchIdle {
 	var syss []benchSystem
 	for _, name := range systems {
-		syss = append(syss, benchSystemMakers[name](t, nVIPs, false))
+		syss = append(syss, benchIdleMakers[name](t, nVIPs, profileDir))
 	}
 	for _, s := range syss {
 		if _, err := s.Steady(benchSteadyTimeout); err != nil {
@@ -191,6 +194,9 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration) [
 	for i, s := range syss {
 		last := read(s)
 		row := benchIdle{System: s.Name(), VIPs: nVIPs, Hosts: len(last), Secs: secs}
+		if r, ok := s.(interface{ Runs() string }); ok {
+			row.Runs = r.Runs()
+		}
 		var ticks uint64
 		for host, sm := range last {
 			ticks += sm.ticks - first[i][host].ticks
@@ -205,6 +211,14 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration) [
 		}
 		t.Logf("idle %s: %+v", s.Name(), row)
 		rows = append(rows, row)
+	}
+	if profileDir != "" {
+		for _, s := range syss {
+			if v, ok := s.(*vipdBench); ok {
+				v.StopAll()
+			}
+		}
+		t.Logf("idle: CPU profiles of vipd in %s", profileDir)
 	}
 	return rows
 }

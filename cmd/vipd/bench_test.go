@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,16 +17,18 @@ import (
 // benchPlan says how much of the benchmark to run: the full one for `make
 // bench`, a short one for the smoke test that keeps the harness from rotting.
 type benchPlan struct {
-	Runs         int
-	Systems      []string // keys of benchSystemMakers
-	Scenarios    []benchScenario
-	ScaleVIPs    int // VIPs on the owner in the scale row (0: skip)
-	ScaleRuns    int
-	ConvAgents   int
-	ConvVIPs     int
-	IdleFor      time.Duration
-	IdleVIPs     int
-	IdleSystems  []string
+	Runs        int
+	Systems     []string // keys of benchSystemMakers
+	Scenarios   []benchScenario
+	ScaleVIPs   int // VIPs on the owner in the scale row (0: skip)
+	ScaleRuns   int
+	ConvAgents  int
+	ConvVIPs    int
+	IdleFor     time.Duration
+	IdleVIPs    int
+	IdleSystems []string // keys of benchIdleMakers
+	// IdleProfiles, when set, is where the idle rows' vipd write CPU profiles.
+	IdleProfiles string
 	OutDir       string
 	PlotScenario string
 	// HealObserve is how long a heal scenario watches ARP after the heal
@@ -42,10 +47,108 @@ var benchSystemMakers = map[string]func(t *testing.T, nVIPs int, group bool) ben
 
 var benchAllSystems = []string{"vipd default", "vipd fast", "keepalived 1s", "keepalived 0.1s"}
 
+// benchIdleMakers start the systems of the idle table, which separates the
+// protocol from the checks: vipd with its http check every 1 s and with no
+// check at all, keepalived with its curl track script and without. Each row
+// says what runs (Runs). profileDir, when set, gets vipd's CPU profiles.
+var benchIdleMakers = map[string]func(t *testing.T, n int, profileDir string) benchSystem{
+	"vipd default, check 1 s": func(t *testing.T, n int, dir string) benchSystem {
+		return newVIPDIdle(t, "default", n, benchIdleChecks, dir)
+	},
+	"vipd fast, check 1 s": func(t *testing.T, n int, dir string) benchSystem {
+		return newVIPDIdle(t, "fast", n, benchIdleChecks, dir)
+	},
+	"vipd default, no checks": func(t *testing.T, n int, dir string) benchSystem {
+		return newVIPDIdle(t, "default", n, benchChecks{}, dir)
+	},
+	"vipd fast, no checks": func(t *testing.T, n int, dir string) benchSystem {
+		return newVIPDIdle(t, "fast", n, benchChecks{}, dir)
+	},
+	"keepalived 1s, track script": func(t *testing.T, n int, _ string) benchSystem {
+		return newKeepalivedIdle(t, "1", n, false)
+	},
+	"keepalived 0.1s, track script": func(t *testing.T, n int, _ string) benchSystem {
+		return newKeepalivedIdle(t, "0.1", n, false)
+	},
+	"keepalived 1s, no track script": func(t *testing.T, n int, _ string) benchSystem {
+		return newKeepalivedIdle(t, "1", n, true)
+	},
+	"keepalived 0.1s, no track script": func(t *testing.T, n int, _ string) benchSystem {
+		return newKeepalivedIdle(t, "0.1", n, true)
+	},
+}
+
+var benchAllIdle = []string{
+	"vipd default, check 1 s", "vipd fast, check 1 s", "vipd default, no checks", "vipd fast, no checks",
+	"keepalived 1s, track script", "keepalived 0.1s, track script", "keepalived 1s, no track script", "keepalived 0.1s, no track script",
+}
+
+func newVIPDIdle(t *testing.T, profile string, n int, checks benchChecks, profileDir string) benchSystem {
+	name := "vipd " + profile + ", no checks"
+	if checks.Interval > 0 {
+		name = fmt.Sprintf("vipd %s, check every %v", profile, checks.Interval)
+	}
+	return newVIPDBenchWith(t, name, profile, n, false, checks, "info", profileDir)
+}
+
+func newKeepalivedIdle(t *testing.T, advert string, n int, noScript bool) benchSystem {
+	k := newKeepalivedBenchWith(t, advert, n, noScript)
+	k.name = "keepalived " + advert + "s, track script 1 s"
+	if noScript {
+		k.name = "keepalived " + advert + "s, no track script"
+	}
+	return k
+}
+
+// benchOnly reads VIPD_BENCH_ONLY, a comma-separated list of scenario keys
+// (hard-crash, stop, ...) and parts (idle, scale, convergence) to run while
+// iterating on one figure; empty runs everything, as make bench does.
+func benchOnly(plan benchPlan) (benchPlan, error) {
+	only := os.Getenv("VIPD_BENCH_ONLY")
+	if only == "" {
+		return plan, nil
+	}
+	want := map[string]bool{}
+	for _, k := range strings.Split(only, ",") {
+		want[strings.TrimSpace(k)] = true
+	}
+	known := map[string]bool{"idle": true, "scale": true, "convergence": true}
+	var scs []benchScenario
+	for _, sc := range plan.Scenarios {
+		known[sc.Key] = true
+		if want[sc.Key] {
+			scs = append(scs, sc)
+		}
+	}
+	for k := range want {
+		if !known[k] {
+			return plan, fmt.Errorf("VIPD_BENCH_ONLY=%q: %q is no scenario or part; use %v", only, k, slices.Sorted(maps.Keys(known)))
+		}
+	}
+	plan.Scenarios = scs
+	if len(scs) == 0 {
+		plan.Systems = nil
+	}
+	if !want["idle"] {
+		plan.IdleFor = 0
+	}
+	if !want["scale"] {
+		plan.ScaleVIPs = 0
+	}
+	if !want["convergence"] {
+		plan.ConvAgents = 0
+	}
+	return plan, nil
+}
+
 // TestBenchmarkVsKeepalived is `sudo make bench`: vipd against keepalived
 // in the same lab, in the same run. It runs only with VIPD_BENCH=1, prints
 // the table and writes docs/benchmarks.{md,json} and docs/failover.png. It
-// asserts no timing. VIPD_BENCH_RUNS changes the number of runs (default 5).
+// asserts no timing. VIPD_BENCH_RUNS changes the number of runs (default 5);
+// VIPD_BENCH_ONLY runs a part (see benchOnly), VIPD_BENCH_IDLE the length of
+// the idle sample (default 60s), VIPD_BENCH_PROFILE=DIR writes a CPU profile
+// of every vipd of the idle rows to DIR, and VIPD_BENCH_OUT where the
+// outputs go (default docs/).
 func TestBenchmarkVsKeepalived(t *testing.T) {
 	if os.Getenv("VIPD_BENCH") != "1" {
 		t.Skip("the benchmark runs with VIPD_BENCH=1 (sudo make bench)")
@@ -63,13 +166,26 @@ func TestBenchmarkVsKeepalived(t *testing.T) {
 	if out == "" {
 		out = filepath.Join("..", "..", "docs")
 	}
-	runBench(t, benchPlan{
+	idleFor := 60 * time.Second
+	if s := os.Getenv("VIPD_BENCH_IDLE"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			t.Fatalf("VIPD_BENCH_IDLE=%q: want a duration such as 60s", s)
+		}
+		idleFor = d
+	}
+	plan, err := benchOnly(benchPlan{
 		Runs: runs, Systems: benchAllSystems, Scenarios: benchScenarios,
 		ScaleVIPs: 1000, ScaleRuns: runs,
 		ConvAgents: 100, ConvVIPs: 1000,
-		IdleFor: 60 * time.Second, IdleVIPs: 10, IdleSystems: benchAllSystems,
-		OutDir: out,
+		IdleFor: idleFor, IdleVIPs: 10, IdleSystems: benchAllIdle,
+		IdleProfiles: os.Getenv("VIPD_BENCH_PROFILE"),
+		OutDir:       out,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runBench(t, plan)
 }
 
 // TestBenchSmoke runs the benchmark harness once, small: one run of every
@@ -87,7 +203,7 @@ func TestBenchSmoke(t *testing.T) {
 		Runs: 1, Systems: []string{"vipd fast", "keepalived 0.1s"}, Scenarios: benchScenarios,
 		ScaleVIPs: 30, ScaleRuns: 1,
 		ConvAgents: 10, ConvVIPs: 100,
-		IdleFor: 3 * time.Second, IdleVIPs: 10, IdleSystems: []string{"vipd fast", "keepalived 0.1s"},
+		IdleFor: 3 * time.Second, IdleVIPs: 10, IdleSystems: []string{"vipd fast, no checks", "keepalived 0.1s, no track script"},
 		OutDir: out, HealObserve: 2 * time.Second,
 	})
 	if t.Failed() {
@@ -193,7 +309,7 @@ func runBench(t *testing.T, plan benchPlan) *benchReport {
 	}
 	if plan.IdleFor > 0 {
 		t.Run("idle", func(t *testing.T) {
-			rep.Idle = measureIdle(t, plan.IdleSystems, plan.IdleVIPs, plan.IdleFor)
+			rep.Idle = measureIdle(t, plan.IdleSystems, plan.IdleVIPs, plan.IdleFor, plan.IdleProfiles)
 		})
 	}
 	rep.finish(time.Since(started))

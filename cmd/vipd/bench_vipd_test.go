@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,12 +24,43 @@ type vipdBench struct {
 	profile string
 	vips    int
 	group   bool
+	checks  benchChecks
+	// runs says what runs on each host, for the idle table.
+	runs string
+	// logLevel is vipd's --log-level ("debug" for the failover rows, whose
+	// logs a failed run prints; the idle rows run at the default, info).
+	logLevel string
+	// profileDir, when set, makes every vipd write a CPU profile there
+	// (--cpuprofile) when it stops.
+	profileDir string
 }
+
+// benchChecks is the http check every VIP of a vipd bench has: every
+// Interval with Timeout, or none when Interval is 0.
+type benchChecks struct {
+	Interval, Timeout time.Duration
+}
+
+// benchFailoverChecks are the checks of the failover rows (the lab's: every
+// 100 ms), benchIdleChecks those of the idle rows (every 1 s, as a user
+// would write them).
+var (
+	benchFailoverChecks = benchChecks{Interval: 100 * time.Millisecond, Timeout: 90 * time.Millisecond}
+	benchIdleChecks     = benchChecks{Interval: time.Second, Timeout: 500 * time.Millisecond}
+)
 
 // newVIPDBench starts a lab of three hosts running nginx and vipd with the
 // given profile and nVIPs VIPs; the first is the probed 192.0.2.200. With
 // group set, every VIP is in one group, so one host owns them all.
 func newVIPDBench(t *testing.T, profile string, nVIPs int, group bool) *vipdBench {
+	t.Helper()
+	return newVIPDBenchWith(t, "vipd "+profile, profile, nVIPs, group, benchFailoverChecks, "debug", "")
+}
+
+// newVIPDBenchWith is newVIPDBench with a row name, the VIPs' checks, vipd's log level
+// and, when profileDir is set, a CPU profile of every vipd written there when
+// it stops.
+func newVIPDBenchWith(t *testing.T, name, profile string, nVIPs int, group bool, checks benchChecks, logLevel, profileDir string) *vipdBench {
 	t.Helper()
 	lab.RequireRoot(t)
 	bin, err := binaries()
@@ -41,13 +73,52 @@ func newVIPDBench(t *testing.T, profile string, nVIPs int, group bool) *vipdBenc
 	if out, err := exec.Command(filepath.Join(bin, "vipd"), "keygen", "-o", key).CombinedOutput(); err != nil {
 		t.Fatalf("vipd keygen: %v\n%s", err, out)
 	}
-	b := &vipdBench{vipdLab: l, name: "vipd " + profile, profile: profile, vips: nVIPs, group: group}
+	b := &vipdBench{vipdLab: l, name: name, profile: profile, vips: nVIPs, group: group,
+		checks: checks, logLevel: logLevel, profileDir: profileDir}
+	b.runs = fmt.Sprintf("vipd, gossip profile %s, log level %s, ", profile, logLevel)
+	if checks.Interval > 0 {
+		b.runs += fmt.Sprintf("one http check every %v (timeout %v) shared by the VIPs", checks.Interval, checks.Timeout)
+	} else {
+		b.runs += "no checks"
+	}
 	for _, h := range l.lab.Hosts() {
 		l.nginx[h.Name()] = lab.StartNginx(t, h, lab.NginxOptions{Port: webPort})
 		l.writeConfig(h, b.config(h))
-		l.start(h)
+		b.startHost(h)
 	}
 	return b
+}
+
+// startHost starts vipd on h with the bench's log level, and a CPU profile
+// when asked for.
+func (b *vipdBench) startHost(h *lab.Node) {
+	b.t.Helper()
+	args := []string{"run", "-c", b.configPath(h), "--log-level", b.logLevel}
+	if b.profileDir != "" {
+		args = append(args, "--cpuprofile", filepath.Join(b.profileDir, safeName(b.name)+"-"+h.Name()+".pprof"))
+	}
+	p, err := h.Start(append([]string{filepath.Join(b.bin, "vipd")}, args...)...)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.vipd[h.Name()] = p
+	b.t.Cleanup(func() {
+		if b.t.Failed() || os.Getenv("VIPD_LAB_LOGS") != "" {
+			b.t.Logf("log of vipd on %s:\n%s", h.Name(), p.Log())
+		}
+	})
+}
+
+// StopAll stops every vipd with SIGTERM, which writes their CPU profiles.
+func (b *vipdBench) StopAll() {
+	for _, h := range b.lab.Hosts() {
+		if p := b.vipd[h.Name()]; p != nil {
+			if err := p.Stop(); err != nil {
+				b.t.Errorf("stopping vipd on %s: %v", h.Name(), err)
+			}
+			delete(b.vipd, h.Name())
+		}
+	}
 }
 
 // benchVIPAddrs returns n VIP addresses from the documentation ranges,
@@ -87,15 +158,37 @@ func (b *vipdBench) config(h *lab.Node) string {
 		if i > 0 {
 			name = fmt.Sprintf("web%04d", i)
 		}
-		fmt.Fprintf(&vips, "  - name: %s\n    address: %q\n    checks: [web]\n", name, addr)
+		fmt.Fprintf(&vips, "  - name: %s\n    address: %q\n", name, addr)
+		if b.checks.Interval > 0 {
+			vips.WriteString("    checks: [web]\n")
+		}
 		if b.group {
 			vips.WriteString("    group: bulk\n")
 		}
 	}
-	return b.configWith(h, b.profile, vips.String())
+	yaml := b.configWith(h, b.profile, vips.String())
+	// configWith writes the lab's check (every 100 ms); the bench's rows say
+	// how often they check, or that they run none.
+	const labChecks = "    interval: 100ms\n    timeout: 90ms\n"
+	switch {
+	case b.checks == benchFailoverChecks:
+	case b.checks.Interval == 0:
+		start, end := strings.Index(yaml, "checks:\n  web:\n"), strings.Index(yaml, "vips:\n")
+		if start < 0 || end < start {
+			b.t.Fatalf("the lab's config has no checks: section before vips: to remove:\n%s", yaml)
+		}
+		yaml = yaml[:start] + yaml[end:]
+	default:
+		if !strings.Contains(yaml, labChecks) {
+			b.t.Fatalf("the lab's config has no %q to change:\n%s", labChecks, yaml)
+		}
+		yaml = strings.Replace(yaml, labChecks, fmt.Sprintf("    interval: %v\n    timeout: %v\n", b.checks.Interval, b.checks.Timeout), 1)
+	}
+	return yaml
 }
 
 func (b *vipdBench) Name() string       { return b.name }
+func (b *vipdBench) Runs() string       { return b.runs }
 func (b *vipdBench) Lab() *lab.Lab      { return b.lab }
 func (b *vipdBench) DaemonName() string { return "vipd" }
 
@@ -160,7 +253,7 @@ func (b *vipdBench) Stop(h *lab.Node) error {
 }
 
 func (b *vipdBench) Start(h *lab.Node) error {
-	b.start(h)
+	b.startHost(h)
 	return nil
 }
 

@@ -1,0 +1,329 @@
+package membership
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Heartbeats.
+//
+// memberlist runs at membership-grade timings (a probe a second by default),
+// which would take seconds to declare a crashed host dead. The owner of a
+// VIP must be replaced faster, so every host also sends a tiny heartbeat to
+// every other host every Timing.HeartbeatInterval, as a memberlist user
+// message: it goes to the gossip port over UDP, encrypted and authenticated
+// with the keyring like the rest of the gossip, so a firewall that cuts
+// gossip cuts heartbeats too, and a host with another key is not heard.
+//
+// The rule: a host that has heard heartbeats from a member, and then hears
+// none for Timing.HeartbeatTimeout, reports that member not alive in View
+// (the election's view) until a heartbeat comes again or memberlist itself
+// decides. Heartbeats never make a member alive that memberlist says is not.
+// A member never heard from (a version without heartbeats, during a rolling
+// upgrade, or a member that has just joined) is judged by memberlist alone.
+//
+// False deaths are avoided so:
+//   - a host sends to every member memberlist sees alive, and to every member
+//     it heard within HeartbeatTimeout, so two hosts whose memberlist views
+//     differ for a moment keep hearing each other; nobody stops sending to a
+//     live host because of who owns what;
+//   - a host that stops on purpose (Leave) sends a last heartbeat with the
+//     stopping flag; its receivers forget what they heard from it and leave
+//     it to memberlist, which gets the leave message;
+//   - a receiver whose own loop woke late (the process was stalled, by the
+//     scheduler or a pause) judges nobody on that wake-up: the heartbeats may
+//     be waiting in its socket;
+//   - a member that memberlist sees alive again after a death (a re-merge, a
+//     restart) starts unheard: only heartbeats received after that count.
+//
+// Cost: per host, (members - 1) heartbeats of 3 bytes plus the node name
+// (plus memberlist's 1-byte type and the AES-GCM overhead of 29 bytes) out
+// and as many in per interval: 20 packets a second each way at the default
+// 100 ms with 3 hosts. It grows linearly with the cluster (n - 1 per host per
+// interval, n x (n - 1) on the LAN), which is fine for the tens of hosts vipd
+// is for; a larger cluster would send only to the hosts next in line for
+// this host's units.
+
+// heartbeatMagic starts every heartbeat; other user messages are dropped.
+const (
+	heartbeatMagic   = 0xb7
+	heartbeatVersion = 1
+
+	flagStopping = 1 << 0
+)
+
+// heartbeatState is the heartbeat bookkeeping, under its own mutex, which is
+// taken after m.mu when both are needed and never held while calling
+// memberlist.
+type heartbeatState struct {
+	mu sync.Mutex
+	// heard is what this host heard from each member memberlist knows, by
+	// name; a name not in it (not a member) is ignored.
+	heard map[string]*heard
+	// targets are the members heartbeats go to, rebuilt when a member's
+	// state changes (dirty).
+	targets []*memberlist.Node
+	dirty   bool
+	// stopped: Leave sent the stopping heartbeat; send no more.
+	stopped bool
+
+	msg  []byte // this host's heartbeat
+	stop []byte // this host's stopping heartbeat
+
+	sent, received, deaths, dropped atomic.Uint64
+}
+
+// heard is what this host heard from one member.
+type heard struct {
+	node *memberlist.Node
+	// alive: memberlist sees the member alive.
+	alive bool
+	// last is when its last heartbeat came; zero when none counts yet.
+	last time.Time
+	// silent: it went quiet, and View reports it not alive.
+	silent bool
+}
+
+func (m *Membership) initHeartbeats() {
+	h := &m.hb
+	h.heard = map[string]*heard{}
+	h.msg = append([]byte{heartbeatMagic, heartbeatVersion, 0}, m.name...)
+	h.stop = append([]byte{heartbeatMagic, heartbeatVersion, flagStopping}, m.name...)
+}
+
+// heartbeatMember records memberlist's view of a member: called by observe
+// with m.mu held. A member that memberlist sees go or come back starts
+// unheard.
+func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, state State) {
+	h := &m.hb
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	alive := state == StateAlive
+	if h.heard == nil {
+		h.heard = map[string]*heard{}
+	}
+	r := h.heard[name]
+	if r == nil {
+		r = &heard{}
+		h.heard[name] = r
+	}
+	if r.node == nil || !r.node.Addr.Equal(addr) || r.node.Port != port {
+		r.node = &memberlist.Node{Name: name, Addr: append(net.IP(nil), addr...), Port: port}
+		h.dirty = true
+	}
+	if r.alive != alive {
+		r.alive = alive
+		r.last, r.silent = time.Time{}, false
+		h.dirty = true
+	}
+}
+
+// heartbeatForget drops a member memberlist no longer knows; m.mu is held.
+func (m *Membership) heartbeatForget(name string) {
+	m.hb.mu.Lock()
+	delete(m.hb.heard, name)
+	m.hb.dirty = true
+	m.hb.mu.Unlock()
+}
+
+// silentLocked reports whether name went quiet; m.mu is held.
+func (m *Membership) silentLocked(name string) bool {
+	m.hb.mu.Lock()
+	defer m.hb.mu.Unlock()
+	r := m.hb.heard[name]
+	return r != nil && r.silent
+}
+
+// receiveHeartbeat handles a user message; it runs on memberlist's packet
+// handler and only takes the heartbeat mutex.
+func (m *Membership) receiveHeartbeat(b []byte) {
+	h := &m.hb
+	if len(b) < 4 || b[0] != heartbeatMagic || b[1] != heartbeatVersion {
+		h.dropped.Add(1)
+		return
+	}
+	flags, name := b[2], b[3:]
+	now := time.Now()
+	h.mu.Lock()
+	r := h.heard[string(name)]
+	if r == nil || !r.alive {
+		// Not a member yet, or dead to memberlist: heartbeats do not
+		// bring it back, a re-join does. Its heartbeat still makes this
+		// host send to it (targets), so both sides keep hearing each other.
+		if r != nil && flags&flagStopping == 0 {
+			if r.last.IsZero() {
+				h.dirty = true
+			}
+			r.last = now
+		}
+		h.mu.Unlock()
+		h.received.Add(1)
+		return
+	}
+	back := r.silent
+	if flags&flagStopping != 0 {
+		r.last, r.silent = time.Time{}, false
+	} else {
+		r.last, r.silent = now, false
+	}
+	h.mu.Unlock()
+	h.received.Add(1)
+	if back {
+		m.log.Info("heartbeats from a member resumed; it counts as alive again", "member", string(name))
+		m.signal()
+	}
+}
+
+// heartbeats sends this host's heartbeat every HeartbeatInterval and
+// judges a member that went quiet when its HeartbeatTimeout ends, until done
+// is closed.
+func (m *Membership) heartbeats() {
+	defer m.stopped.Done()
+	interval, timeout := m.timing.HeartbeatInterval, m.timing.HeartbeatTimeout
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	// judge fires when the first member's timeout ends; it is re-armed
+	// once a round, never per heartbeat received.
+	judge := time.NewTimer(timeout)
+	defer judge.Stop()
+	due := time.Now().Add(timeout)
+	for {
+		var send bool
+		select {
+		case <-m.done:
+			return
+		case <-tick.C:
+			send = true
+		case <-judge.C:
+		}
+		now := time.Now()
+		// A wake-up this late means the process was stalled: the
+		// heartbeats may be waiting in the socket, so judge nobody.
+		late := now.Sub(due) > timeout/2
+		targets, next := m.heartbeatRound(now, timeout, late)
+		if next.IsZero() {
+			next = now.Add(timeout)
+		}
+		if !next.Equal(due) || !send {
+			judge.Stop()
+			judge.Reset(max(next.Sub(now), time.Millisecond))
+			due = next
+		}
+		if !send {
+			continue
+		}
+		for _, n := range targets {
+			if err := m.ml.SendBestEffort(n, m.hb.msg); err != nil {
+				m.log.Debug("sending a heartbeat", "member", n.Name, "err", err)
+				continue
+			}
+			m.hb.sent.Add(1)
+		}
+	}
+}
+
+// heartbeatRound judges the members that went quiet and returns the members
+// to send to (nil once stopped), and when the next member's timeout ends
+// (zero: none is heard).
+func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late bool) ([]*memberlist.Node, time.Time) {
+	h := &m.hb
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return nil, time.Time{}
+	}
+	var quiet []string
+	var next time.Time
+	for name, r := range h.heard {
+		if r.last.IsZero() {
+			continue
+		}
+		if end := r.last.Add(timeout); now.Before(end) || now.Equal(end) {
+			if !r.silent && r.alive && (next.IsZero() || end.Before(next)) {
+				next = end
+			}
+			continue
+		}
+		if !r.alive {
+			// A dead member that sent heartbeats stopped: stop sending.
+			r.last = time.Time{}
+			h.dirty = true
+			continue
+		}
+		if !r.silent && !late {
+			r.silent = true
+			quiet = append(quiet, name)
+		}
+	}
+	if h.dirty {
+		h.targets = h.targets[:0]
+		for _, r := range h.heard {
+			if r.node != nil && (r.alive || !r.last.IsZero()) {
+				h.targets = append(h.targets, r.node)
+			}
+		}
+		h.dirty = false
+	}
+	targets := h.targets
+	h.mu.Unlock()
+	for _, name := range quiet {
+		h.deaths.Add(1)
+		m.log.Info("no heartbeat from a member; it counts as dead until it is heard again or gossip decides",
+			"member", name, "silent_for", timeout)
+	}
+	if len(quiet) > 0 {
+		m.signal()
+	}
+	return targets, next
+}
+
+// stopHeartbeats sends the stopping heartbeat to every member it sends to,
+// and stops sending: the others leave this host to memberlist.
+func (m *Membership) stopHeartbeats() {
+	h := &m.hb
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return
+	}
+	h.stopped = true
+	var targets []*memberlist.Node
+	for _, r := range h.heard {
+		if r.node != nil && (r.alive || !r.last.IsZero()) {
+			targets = append(targets, r.node)
+		}
+	}
+	h.mu.Unlock()
+	for _, n := range targets {
+		if err := m.ml.SendBestEffort(n, h.stop); err == nil {
+			h.sent.Add(1)
+		}
+	}
+}
+
+// HeartbeatStats counts heartbeats (the metrics' figures).
+type HeartbeatStats struct {
+	Sent, Received, Dropped uint64
+	// Deaths counts the times a member went quiet and was counted dead.
+	Deaths uint64
+	// Silent is the number of members counted dead now by heartbeat alone.
+	Silent int
+}
+
+// HeartbeatStats returns the heartbeat counts.
+func (m *Membership) HeartbeatStats() HeartbeatStats {
+	h := &m.hb
+	s := HeartbeatStats{Sent: h.sent.Load(), Received: h.received.Load(), Dropped: h.dropped.Load(), Deaths: h.deaths.Load()}
+	h.mu.Lock()
+	for _, r := range h.heard {
+		if r.silent {
+			s.Silent++
+		}
+	}
+	h.mu.Unlock()
+	return s
+}

@@ -1,0 +1,150 @@
+package membership
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/vipd/vipd/config"
+)
+
+// TestHeartbeatsDetectACrash kills a host without a leave message: every
+// other host's view has it dead within a few heartbeat timeouts, long before
+// memberlist's failure detector (a probe a second) says so.
+func TestHeartbeatsDetectACrash(t *testing.T) {
+	key, _ := GenerateKey()
+	c := newCluster(t, 3, config.ProfileDefault, key)
+	victim := c.remove(2)
+	// Every host has heard the victim by now.
+	waitFor(t, 2*time.Second, "no heartbeat received", func() bool {
+		for _, m := range c.nodes {
+			if m.HeartbeatStats().Received == 0 {
+				return false
+			}
+		}
+		return victim.HeartbeatStats().Sent > 0
+	})
+	start := time.Now()
+	if err := victim.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the crashed host is still alive in a view", func() bool {
+		for _, m := range c.nodes {
+			if alive(m)[victim.Name()] {
+				return false
+			}
+		}
+		return true
+	})
+	took := time.Since(start)
+	t.Logf("dead in every view after %v", took.Round(time.Millisecond))
+	for _, m := range c.nodes {
+		if st := m.HeartbeatStats(); st.Deaths != 1 || st.Silent != 1 {
+			t.Errorf("%s: heartbeat deaths %d, silent %d, want 1 and 1", m.Name(), st.Deaths, st.Silent)
+		}
+		if took < time.Second {
+			// memberlist has not had time to decide: the member is alive
+			// to gossip and silent.
+			for _, mem := range m.Members() {
+				if mem.Name == victim.Name() && mem.State == StateAlive && !mem.Silent {
+					t.Errorf("%s: %s is alive to gossip but not reported silent", m.Name(), mem.Name)
+				}
+			}
+		}
+	}
+}
+
+// TestLeaveIsNoDeath: a host that leaves stops sending heartbeats on purpose,
+// and nobody counts it dead by heartbeat.
+func TestLeaveIsNoDeath(t *testing.T) {
+	key, _ := GenerateKey()
+	c := newCluster(t, 3, config.ProfileDefault, key)
+	leaver := c.remove(2)
+	waitFor(t, 2*time.Second, "no heartbeat received", func() bool {
+		return c.nodes[0].HeartbeatStats().Received > 0 && c.nodes[1].HeartbeatStats().Received > 0
+	})
+	if err := leaver.Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := leaver.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "the host that left is not gone", func() bool {
+		return stateIn(c.nodes[0], leaver.Name()) == StateLeft && stateIn(c.nodes[1], leaver.Name()) == StateLeft
+	})
+	time.Sleep(2 * Profiles[config.ProfileDefault].HeartbeatTimeout)
+	for _, m := range c.nodes {
+		if st := m.HeartbeatStats(); st.Deaths != 0 {
+			t.Errorf("%s counted %d heartbeat deaths after a leave, want 0", m.Name(), st.Deaths)
+		}
+	}
+}
+
+// TestHeartbeatRule drives the rule by hand: a member never heard is judged
+// by gossip alone; one heard and then quiet is dead in the view until it is
+// heard again; a stopping heartbeat or gossip seeing it die and come back
+// makes it unheard; a late wake-up judges nobody.
+func TestHeartbeatRule(t *testing.T) {
+	units := someUnits(2)
+	m := offline(t, "self", units, Local{})
+	m.timing = Profiles[config.ProfileDefault]
+	timeout := m.timing.HeartbeatTimeout
+	peer := offline(t, "p", units, Local{})
+	ev := events{m}
+	ev.NotifyJoin(peer.node())
+	viewAlive := func() bool { return alive(m)["p"] }
+	hb := func(flags byte) { m.receiveHeartbeat(append([]byte{heartbeatMagic, heartbeatVersion, flags}, "p"...)) }
+
+	m.heartbeatRound(time.Now().Add(time.Hour), timeout, false)
+	if !viewAlive() {
+		t.Fatal("a member never heard from is dead in the view; want it judged by gossip alone")
+	}
+	hb(0)
+	if targets, _ := m.heartbeatRound(time.Now(), timeout, false); len(targets) != 1 || targets[0].Name != "p" {
+		t.Errorf("heartbeat targets %v, want p", targets)
+	}
+	m.heartbeatRound(time.Now().Add(timeout/2), timeout, false)
+	if !viewAlive() {
+		t.Fatal("dead in the view before the timeout")
+	}
+	m.heartbeatRound(time.Now().Add(2*timeout), timeout, true)
+	if !viewAlive() {
+		t.Fatal("a late wake-up judged the member dead")
+	}
+	m.heartbeatRound(time.Now().Add(2*timeout), timeout, false)
+	if viewAlive() {
+		t.Fatal("quiet for twice the timeout, still alive in the view")
+	}
+	if st := m.HeartbeatStats(); st.Deaths != 1 || st.Silent != 1 {
+		t.Errorf("stats %+v, want 1 death, 1 silent", st)
+	}
+	hb(0)
+	if !viewAlive() {
+		t.Fatal("heard again, still dead in the view")
+	}
+
+	// Stopping on purpose: unheard, judged by gossip.
+	hb(flagStopping)
+	m.heartbeatRound(time.Now().Add(time.Hour), timeout, false)
+	if !viewAlive() {
+		t.Fatal("a stopping heartbeat made the member dead")
+	}
+
+	// Gossip says dead, then alive again (a re-merge): heard before, it
+	// starts unheard.
+	hb(0)
+	n := peer.node()
+	n.State = memberlist.StateDead
+	ev.NotifyLeave(n)
+	ev.NotifyJoin(peer.node())
+	m.heartbeatRound(time.Now().Add(time.Hour), timeout, false)
+	if !viewAlive() {
+		t.Fatal("a member back from the dead is judged by old heartbeats")
+	}
+
+	// Not a heartbeat: dropped and counted.
+	m.receiveHeartbeat([]byte("hello"))
+	if st := m.HeartbeatStats(); st.Dropped != 1 {
+		t.Errorf("dropped %d, want 1", st.Dropped)
+	}
+}
