@@ -15,7 +15,7 @@ STATICCHECK_VERSION := v0.7.0
 # Debian packages the lab, the demo and the benchmarks use; prometheus is
 # there for promtool, which tests examples/prometheus.
 APT_PACKAGES := iproute2 nginx haproxy keepalived arping ndisc6 tcpdump curl nftables \
-	systemd-container debootstrap rpm prometheus
+	systemd-container debootstrap rpm prometheus frr
 
 .PHONY: all build test test-unit lint deps tools demo bench packages fuzz clean help
 

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 
@@ -26,29 +27,50 @@ type announcerCloser interface {
 // kicker is what the event tee needs from membership.
 type kicker interface{ Kick() }
 
-// startAnnouncer starts the announcer for cfg's managed interfaces. With no
-// managed interface there is nothing to announce, and a placeholder stands
-// in.
+// startAnnouncer starts the announcer for cfg's managed interfaces and,
+// with a bgp: section, the BGP speaker beside it. With neither there is
+// nothing to announce, and a placeholder stands in.
 func startAnnouncer(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer, cluster kicker) (announcerCloser, error) {
-	if len(cfg.Interfaces) == 0 {
+	if len(cfg.Interfaces) == 0 && cfg.BGP == nil {
 		log.Info("no managed interfaces: this host announces nothing until interfaces: and vips: are configured and vipd is restarted")
 		return idle{events: make(chan announcer.Event)}, nil
 	}
-	opts := announcer.OptionsFromConfig(cfg)
-	opts.Logger = log.With("part", "announcer")
-	a, err := announcer.New(opts)
-	if err != nil {
-		return nil, err
+	var mux announcer.Mux
+	if len(cfg.Interfaces) > 0 {
+		opts := announcer.OptionsFromConfig(cfg)
+		opts.VIPs = cfg.L2VIPs()
+		opts.Logger = log.With("part", "announcer")
+		a, err := announcer.New(opts)
+		if err != nil {
+			return nil, err
+		}
+		mux.L2 = a
 	}
-	reg.MustRegister(a.Collector())
-	return &tee{Announcer: a, cluster: cluster, events: make(chan announcer.Event, cap(a.Events())+1)}, nil
+	if cfg.BGP != nil {
+		sp, err := announcer.NewSpeaker(announcer.BGPOptions{BGP: *cfg.BGP, VIPs: cfg.BGPVIPs(), StateDir: cfg.StateDir, Logger: log.With("part", "bgp")})
+		if err != nil {
+			return nil, errors.Join(err, mux.Close())
+		}
+		mux.BGP = sp
+	}
+	for _, c := range mux.Collectors() {
+		reg.MustRegister(c)
+	}
+	return &tee{wire: mux, cluster: cluster, events: make(chan announcer.Event, cap(mux.Events())+1)}, nil
+}
+
+// wire is what the tee passes on: the ARP/NDP announcer and the BGP speaker.
+type wire interface {
+	agent.Announcer
+	MACs() []net.HardwareAddr
+	Close() error
 }
 
 // tee is the announcer with its events passed on to the agent, and a link
 // coming back up told to membership, which then re-joins the peers it lost
 // at once instead of at its backed-off pace.
 type tee struct {
-	*announcer.Announcer
+	wire
 	cluster kicker
 	events  chan announcer.Event
 }
@@ -60,7 +82,7 @@ func (t *tee) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case ev, ok := <-t.Announcer.Events():
+		case ev, ok := <-t.wire.Events():
 			if !ok {
 				return
 			}

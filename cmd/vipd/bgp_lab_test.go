@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/lab"
+)
+
+// BGP lab VIPs: routed addresses on no lab subnet, reached by the far
+// client only through the router's routes.
+const (
+	bgpVIP4 = "198.51.100.10"
+	bgpVIP6 = "2001:db8:ff::10"
+	bgpAny4 = "198.51.100.20"
+)
+
+var (
+	bgpURL4   = lab.URL(mustAddr(bgpVIP4), webPort)
+	bgpURL6   = lab.URL(mustAddr(bgpVIP6), webPort)
+	bgpAnyURL = lab.URL(mustAddr(bgpAny4), webPort)
+	bgpPfx4   = netip.PrefixFrom(mustAddr(bgpVIP4), 32)
+	bgpPfx6   = netip.PrefixFrom(mustAddr(bgpVIP6), 128)
+	bgpAnyPfx = netip.PrefixFrom(mustAddr(bgpAny4), 32)
+)
+
+// bgpOwnerVIPs is one unit, an IPv4 and an IPv6 VIP, announced by its owner.
+var bgpOwnerVIPs = fmt.Sprintf(`  - {name: web, address: %s, group: front, bgp: owner, checks: [web]}
+  - {name: web6, address: %q, group: front, bgp: owner, checks: [web]}
+`, bgpVIP4, bgpVIP6)
+
+// bgpLab is three hosts running vipd and nginx with no ARP/NDP at all, an
+// FRR router peering with each over eBGP, and a far client behind it.
+type bgpLab struct {
+	*vipdLab
+	router *lab.Router
+}
+
+func newBGPLab(t *testing.T, vips string, ropts lab.RouterOptions) *bgpLab {
+	lab.RequireRoot(t)
+	bin, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &vipdLab{t: t, lab: lab.New(t, lab.Options{Hosts: 3}), bin: bin, dir: t.TempDir(),
+		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, profile: "fast", vips: vips}
+	b := &bgpLab{vipdLab: l, router: l.lab.AddRouter(t, ropts)}
+	key := filepath.Join(l.dir, "gossip.key")
+	if out, err := exec.Command(filepath.Join(bin, "vipd"), "keygen", "-o", key).CombinedOutput(); err != nil {
+		t.Fatalf("vipd keygen: %v\n%s", err, out)
+	}
+	for _, h := range l.lab.Hosts() {
+		l.nginx[h.Name()] = lab.StartNginx(t, h, lab.NginxOptions{Port: webPort})
+		l.writeConfig(h, b.config(h))
+		l.start(h)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			out, _ := b.router.Vtysh(ctx, "show bgp summary")
+			t.Logf("router: show bgp summary:\n%s", out)
+		}
+	})
+	return b
+}
+
+// config is a routed host's file: no interfaces, every VIP over BGP to the
+// router's two addresses.
+func (b *bgpLab) config(h *lab.Node) string {
+	var peers []string
+	for _, p := range b.lab.Hosts() {
+		peers = append(peers, p.IPv4().String())
+	}
+	return fmt.Sprintf(`node_name: %s
+state_dir: %s
+drain_timeout: 5s
+gossip:
+  bind: %s
+  peers: [%s]
+  key_file: %s
+  profile: fast
+bgp:
+  asn: 64513
+  router_id: %s
+  peers:
+    - {address: %s, asn: 64512, hold_time: 9s, keepalive: 3s}
+    - {address: %q, asn: 64512, hold_time: 9s, keepalive: 3s}
+checks:
+  web:
+    type: http
+    url: http://127.0.0.1:%d/
+    interval: 100ms
+    timeout: 90ms
+    rise: 2
+    fall: 2
+vips:
+%scontrol:
+  socket: %s
+  group: ""
+metrics:
+  listen: %s:9469
+`, h.Name(), filepath.Join(b.hostDir(h), "state"), h.IPv4(), strings.Join(peers, ", "),
+		filepath.Join(b.dir, "gossip.key"), h.IPv4(), b.router.IPv4(), b.router.IPv6().String(),
+		webPort, b.vips, b.socket(h), h.IPv4())
+}
+
+// nexthopOf is the router's next hop for a host: its address of the
+// prefix's family.
+func nexthopOf(h *lab.Node, p netip.Prefix) netip.Addr {
+	if p.Addr().Is4() {
+		return h.IPv4()
+	}
+	return h.IPv6()
+}
+
+// fibIs waits until the router's kernel route for p goes to exactly the
+// named hosts.
+func (b *bgpLab) fibIs(p netip.Prefix, hosts ...string) {
+	b.t.Helper()
+	var want []netip.Addr
+	for _, h := range hosts {
+		want = append(want, nexthopOf(b.host(h), p))
+	}
+	slices.SortFunc(want, netip.Addr.Compare)
+	lab.Eventually(b.t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		got, err := b.router.FIB(ctx, p)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("router's route to %s goes via %v, want %v (%v)", p, got, want, hosts)
+		}
+		return nil
+	})
+}
+
+// bgpPaths reads the router's BGP table for p.
+func (b *bgpLab) bgpPaths(p netip.Prefix) []lab.BGPPath {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	paths, err := b.router.BGPPaths(ctx, p)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return paths
+}
+
+// bestFrom waits until the router's best path for p comes from host with
+// the AS path asPath.
+func (b *bgpLab) bestFrom(p netip.Prefix, host, asPath string) {
+	b.t.Helper()
+	want := nexthopOf(b.host(host), p)
+	lab.Eventually(b.t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		paths, err := b.router.BGPPaths(ctx, p)
+		if err != nil {
+			return err
+		}
+		for _, bp := range paths {
+			if bp.Best && bp.Peer == want && bp.ASPath == asPath {
+				return nil
+			}
+		}
+		return fmt.Errorf("router's paths for %s: %+v; want best from %s (%s) with AS path %q", p, paths, host, want, asPath)
+	})
+}
+
+// fibWatch samples the router's route for a prefix until stopped: every
+// change, and whether the route was ever missing.
+type fibWatch struct {
+	stop    context.CancelFunc
+	done    chan struct{}
+	mu      sync.Mutex
+	changes []fibChange
+	samples int
+}
+
+type fibChange struct {
+	at   time.Time
+	hops []netip.Addr
+}
+
+func (b *bgpLab) watchFIB(p netip.Prefix) *fibWatch {
+	ctx, stop := context.WithCancel(context.Background())
+	w := &fibWatch{stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for ctx.Err() == nil {
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			hops, err := b.router.FIB(rctx, p)
+			cancel()
+			if err == nil {
+				w.mu.Lock()
+				w.samples++
+				if n := len(w.changes); n == 0 || !slices.Equal(w.changes[n-1].hops, hops) {
+					w.changes = append(w.changes, fibChange{time.Now(), hops})
+				}
+				w.mu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return w
+}
+
+// Stop ends the watch and returns the changes seen.
+func (w *fibWatch) Stop() []fibChange {
+	w.stop()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.changes)
+}
+
+func (w *fibWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var parts []string
+	for i, c := range w.changes {
+		off := time.Duration(0)
+		if i > 0 {
+			off = c.at.Sub(w.changes[0].at)
+		}
+		parts = append(parts, fmt.Sprintf("+%dms %v", off.Milliseconds(), c.hops))
+	}
+	return fmt.Sprintf("%d samples: %s", w.samples, strings.Join(parts, ", "))
+}
+
+// everEmpty reports whether the route was missing at any sample after the
+// first.
+func everEmpty(changes []fibChange) bool {
+	return slices.ContainsFunc(changes, func(c fibChange) bool { return len(c.hops) == 0 })
+}
+
+// asPath is the AS path the router sees from a host that prepends n times.
+func asPath(n int) string {
+	return strings.TrimSpace(strings.Repeat("64513 ", n+1))
+}
+
+func TestLabBGPOwnerCrashFailsOverBeforeTheHoldTimer(t *testing.T) {
+	b := newBGPLab(t, bgpOwnerVIPs, lab.RouterOptions{})
+	owner := b.agreedOwner("web")
+	b.fibIs(bgpPfx4, owner)
+	b.fibIs(bgpPfx6, owner)
+	b.answersVia(b.router.Far(), bgpURL4, owner)
+	b.answersVia(b.router.Far(), bgpURL6, owner)
+	// A settled owner announces with the steady prepend once the takeover
+	// has outlived the hold time.
+	b.bestFrom(bgpPfx4, owner, asPath(2))
+	if paths := b.bgpPaths(bgpPfx4); len(paths) != 1 {
+		t.Fatalf("router holds %d paths for %s, want only the owner's: %+v", len(paths), bgpPfx4, paths)
+	}
+
+	fib := b.watchFIB(bgpPfx4)
+	probe := lab.Probe(context.Background(), b.router.Far(), bgpURL4, labProbe, 200*time.Millisecond)
+	// The link goes first, as when a host loses power: the kernel of a
+	// killed process would otherwise close its session, and the router
+	// would drop the route at once. Now the router learns nothing until its
+	// hold timer ends.
+	crash := time.Now()
+	if err := b.host(owner).LinkDown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.vipd[owner].Kill()
+	delete(b.vipd, owner)
+	next := b.agreedOwner("web", owner)
+	b.fibIs(bgpPfx4, next)
+	moved := time.Since(crash)
+	b.answersVia(b.router.Far(), bgpURL4, next)
+	sum := lab.Summarize(probe.Stop())
+	// The dead owner's path is still in the router until the hold timer
+	// ends; the takeover path is shorter, so it won at once.
+	paths := b.bgpPaths(bgpPfx4)
+	t.Logf("hard crash of %s (link down, kill -9), hold time 9s: router's route moved to %s within %dms; client: %s; router's paths right after: %+v",
+		owner, next, moved.Milliseconds(), sum, paths)
+	t.Logf("router FIB for %s: %s", bgpPfx4, fib)
+	fib.Stop()
+	if got := sum.Bodies[len(sum.Bodies)-1]; got != next {
+		t.Errorf("client's last answers came from %s, want %s", got, next)
+	}
+	b.bestFrom(bgpPfx4, next, asPath(1))
+	b.fibIs(bgpPfx6, next)
+	b.answersVia(b.router.Far(), bgpURL6, next)
+
+	// Once the hold timer has dropped the dead owner's session, the new
+	// owner goes back to the steady prepend, and it is the only path.
+	b.bestFrom(bgpPfx4, next, asPath(2))
+	if paths := b.bgpPaths(bgpPfx4); len(paths) != 1 {
+		t.Errorf("router holds %d paths for %s after the hold time, want only %s's: %+v", len(paths), bgpPfx4, next, paths)
+	}
+}
