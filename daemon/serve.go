@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
@@ -40,8 +42,12 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) er
 }
 
 // notifySystemd reports readiness once the agent has a settled view, then
-// keeps STATUS= current and pings the watchdog, until ctx ends.
+// keeps STATUS= current and pings the watchdog, until ctx ends. Outside
+// systemd (no NOTIFY_SOCKET) there is no one to tell, and it returns at once.
 func notifySystemd(ctx context.Context, a *agent.Agent, log *slog.Logger) {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return
+	}
 	select {
 	case <-ctx.Done():
 		return
@@ -56,12 +62,19 @@ func notifySystemd(ctx context.Context, a *agent.Agent, log *slog.Logger) {
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var last string
 	for {
-		state := "STATUS=" + a.Summary()
+		// STATUS= only when it changed; the watchdog ping every time.
+		var state string
+		if s := "STATUS=" + a.Summary(); s != last {
+			state, last = s, s
+		}
 		if a.Alive() {
 			state += "\n" + sd.SdNotifyWatchdog
 		}
-		notify(log, state)
+		if state = strings.TrimPrefix(state, "\n"); state != "" {
+			notify(log, state)
+		}
 		select {
 		case <-ctx.Done():
 			return

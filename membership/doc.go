@@ -82,7 +82,8 @@
 // tries every configured peer and every member seen dying (not those that
 // left) while it is not alive: every Timing.RejoinInterval (500 ms default,
 // 250 ms fast) for the first 30 s of an absence, then less often, up to every
-// 2 s. An attempt is a TCP connect to the gossip port that ctx can abandon,
+// 2 s; while nothing is missing it sleeps, woken by a member leaving the
+// alive state, a Kick, or every 10 s. An attempt is a TCP connect to the gossip port that ctx can abandon,
 // then, if it answered, a memberlist join (push/pull). Kick retries at once
 // and resets the backoff: the daemon calls it when a managed link comes back
 // up. WaitJoined is the start-up wait for a first peer; a host that reaches
@@ -97,19 +98,44 @@
 // ones seen in the last 30 s by address, with the node name when known; the
 // first sighting of each is logged at error level with what to do.
 //
+// # Heartbeats
+//
+// memberlist runs at membership-grade timings (a probe every 1 s default,
+// 0.5 s fast), which cost little when idle but take seconds to declare a
+// crashed host dead. So every host also sends a small heartbeat (a memberlist
+// user message: UDP to the gossip port, encrypted with the keyring, so a
+// firewall on the gossip port cuts it like gossip) to every other member
+// every Timing.HeartbeatInterval (100 ms default, 40 ms fast). A host that
+// heard heartbeats from a member and then hears none for
+// Timing.HeartbeatTimeout (300 ms, 120 ms) reports it not alive in View until
+// it is heard again or memberlist decides; Members marks it Silent.
+// Heartbeats never bring back a member memberlist has dead. A member never
+// heard (an older version during a rolling upgrade, or one just joined) is
+// judged by memberlist alone. Leave sends a last, stopping heartbeat, so a
+// host that stops on purpose is left to memberlist's leave message rather
+// than taken for dead; a host sends to every member memberlist sees alive
+// and every one it heard lately, so no live host stops hearing it because
+// views differ; a host whose own loop woke late judges nobody that round.
+// heartbeat.go has the details and the cost.
+//
 // # Metrics
 //
 // Collector exposes vipd_gossip_dropped_total{payload}, vipd_members_alive,
 // vipd_gossip_missing_peers, vipd_gossip_rejoin_attempts_total{result},
-// vipd_gossip_rejoins_total, vipd_gossip_key_mismatches_total and
-// vipd_gossip_key_mismatch_peers.
+// vipd_gossip_rejoins_total, vipd_gossip_key_mismatches_total,
+// vipd_gossip_key_mismatch_peers, vipd_heartbeats_sent_total,
+// vipd_heartbeats_received_total, vipd_heartbeats_dropped_total,
+// vipd_heartbeat_deaths_total and vipd_heartbeat_silent_members.
 //
 // # Timing
 //
 // Profiles maps the config's default and fast profiles to memberlist's
-// failure detector and gossip timings; see Timing. BenchmarkDeadDetection
-// kills hosts without a leave message and prints how long the others take to
-// declare them dead. A graceful Leave is seen at once.
+// failure detector and gossip timings and to the heartbeat's; see Timing.
+// memberlist's compression is off: the payloads are small, and its LZW
+// writer allocated large buffers for every packet. BenchmarkDeadDetection
+// kills hosts without a leave message and prints how long the others take
+// to count them dead in the view (heartbeats) and to declare them dead in
+// gossip (memberlist). A graceful Leave is seen at once.
 //
 // # Dropped input
 //
