@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vipd/vipd/announcer"
 	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/config"
@@ -226,4 +228,65 @@ func TestMembersShowHostsWithAnotherKey(t *testing.T) {
 			t.Errorf("%s (%s): %s, want %s", m.Name, m.Address, m.State, want[m.Name])
 		}
 	}
+}
+
+func TestMetricsShowTheDrainAndStartCountersAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := newTestAgent(t, clusterYAML, t.TempDir())
+	a.opts.Metrics = NewMetrics(reg)
+	a.settle()
+	if got, ok := gathered(t, reg, "vipd_splits_total", "vip", "web"); !ok || got != 0 {
+		t.Errorf("vipd_splits_total{vip=web} = %v (%v) before any split, want a series at 0", got, ok)
+	}
+	if got, ok := gathered(t, reg, "vipd_conflicts_total", "vip", "api", "kind", "foreign_address"); !ok || got != 0 {
+		t.Errorf("vipd_conflicts_total{vip=api,kind=foreign_address} = %v (%v), want a series at 0", got, ok)
+	}
+	if got, _ := gathered(t, reg, "vipd_drained"); got != 0 {
+		t.Errorf("vipd_drained = %v, want 0", got)
+	}
+	a.Drain(context.Background(), false)
+	a.step(context.Background(), nil)
+	if got, _ := gathered(t, reg, "vipd_drained"); got != 1 {
+		t.Errorf("vipd_drained = %v after a drain, want 1", got)
+	}
+	since := float64(a.Status().DrainedSince.Unix())
+	if got, _ := gathered(t, reg, "vipd_drained_since_timestamp_seconds"); got != since {
+		t.Errorf("vipd_drained_since_timestamp_seconds = %v, want %v", got, since)
+	}
+	a.step(context.Background(), []announcer.Event{simEvent(t, []string{"foreign-mac", "192.0.2.200", "02:00:00:00:00:99"})})
+	if got, _ := gathered(t, reg, "vipd_conflicts_total", "vip", "web", "address", "192.0.2.200", "kind", "foreign_mac"); got != 1 {
+		t.Errorf("vipd_conflicts_total{vip=web,kind=foreign_mac} = %v, want 1", got)
+	}
+}
+
+// gathered returns the value of the series of metric name with the given
+// label pairs, and whether it exists.
+func gathered(t *testing.T, reg *prometheus.Registry, name string, labels ...string) (float64, bool) {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue(), true
+			}
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
 }

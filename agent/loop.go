@@ -48,7 +48,7 @@ func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.T
 func (a *Agent) carryOut(ctx context.Context, in Input, p Plan) {
 	for _, ev := range p.Events {
 		a.logEvent(ev)
-		a.opts.Metrics.event(ev)
+		a.opts.Metrics.event(ev, in.Config)
 	}
 	if p.ClusterMACs != nil {
 		a.opts.Announcer.SetClusterMACs(p.ClusterMACs)
@@ -74,6 +74,10 @@ func (a *Agent) carryOut(ctx context.Context, in Input, p Plan) {
 		a.notify.stateChanged(in.Config.Notify, c)
 	}
 	a.opts.Metrics.forgetExcept(in.Config.VIPs)
+	a.mu.Lock()
+	facts := hostFacts{machine: a.machine, config: in.Config, checks: a.opts.Checks.Statuses(), members: in.Members}
+	a.opts.Metrics.host(facts)
+	a.mu.Unlock()
 }
 
 func (a *Agent) logChange(c Change) {

@@ -25,6 +25,7 @@ type Metrics struct {
 	links       *prometheus.CounterVec
 	splits      *prometheus.CounterVec
 	known       map[string]bool // VIP names with series
+	*hostMetrics
 }
 
 // NewMetrics registers the agent's metrics with reg.
@@ -49,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vipd_conflicts_total",
 			Help: "Conflicts seen: another MAC answering for a VIP (foreign_mac) or a VIP on an interface vipd does not manage (foreign_address).",
-		}, []string{"vip", "kind"}),
+		}, []string{"vip", "address", "kind"}),
 		links: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vipd_link_changes_total",
 			Help: "Managed interfaces going down or up.",
@@ -60,7 +61,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"vip"}),
 		known: map[string]bool{},
 	}
+	m.hostMetrics = newHostMetrics()
 	reg.MustRegister(m.role, m.health, m.owner, m.transitions, m.conflicts, m.links, m.splits)
+	m.hostMetrics.register(reg)
 	return m
 }
 
@@ -68,8 +71,18 @@ func (m *Metrics) state(v config.VIP, rec vipRecord) {
 	if m == nil {
 		return
 	}
-	m.known[v.Name] = true
 	addr := v.Address.Addr().String()
+	if !m.known[v.Name] {
+		// Counters exist at 0 from the start, so increase() sees the first
+		// event and dashboards find the series.
+		for _, r := range allRoles {
+			m.transitions.WithLabelValues(v.Name, string(r))
+		}
+		m.splits.WithLabelValues(v.Name)
+		m.conflicts.WithLabelValues(v.Name, addr, "foreign_mac")
+		m.conflicts.WithLabelValues(v.Name, addr, "foreign_address")
+	}
+	m.known[v.Name] = true
 	for _, r := range allRoles {
 		m.role.WithLabelValues(v.Name, addr, string(r)).Set(oneIf(r == rec.role))
 	}
@@ -116,21 +129,37 @@ func (m *Metrics) forgetExcept(vips []config.VIP) {
 		for _, g := range []*prometheus.GaugeVec{m.role, m.health, m.owner} {
 			g.DeletePartialMatch(prometheus.Labels{"vip": name})
 		}
+		for _, c := range []*prometheus.CounterVec{m.transitions, m.splits, m.conflicts} {
+			c.DeletePartialMatch(prometheus.Labels{"vip": name})
+		}
 	}
 }
 
-func (m *Metrics) event(ev announcer.Event) {
+func (m *Metrics) event(ev announcer.Event, cfg *config.Config) {
 	if m == nil {
 		return
 	}
+	addr := ev.VIP.String()
+	name := addr
+	for _, v := range cfg.VIPs {
+		if v.Address.Addr() == ev.VIP {
+			name = v.Name
+		}
+	}
 	switch ev.Kind {
 	case announcer.ForeignMAC:
-		m.conflicts.WithLabelValues(ev.VIP.String(), "foreign_mac").Inc()
+		m.conflicts.WithLabelValues(name, addr, "foreign_mac").Inc()
 	case announcer.ForeignAddress:
-		m.conflicts.WithLabelValues(ev.VIP.String(), "foreign_address").Inc()
+		m.conflicts.WithLabelValues(name, addr, "foreign_address").Inc()
 	case announcer.LinkDown:
 		m.links.WithLabelValues(ev.Interface, "down").Inc()
 	case announcer.LinkUp:
 		m.links.WithLabelValues(ev.Interface, "up").Inc()
 	}
+}
+
+// hostLinks creates an interface's link counters at 0.
+func (m *Metrics) hostLinks(ifc string) {
+	m.links.WithLabelValues(ifc, "down")
+	m.links.WithLabelValues(ifc, "up")
 }
