@@ -101,7 +101,7 @@ func NewSpeaker(opts BGPOptions) (*Speaker, error) {
 		routes:  map[netip.Addr]*bgpRoute{},
 		managed: opts.VIPs,
 		store:   stateStore{dir: filepath.Join(opts.StateDir, bgpStateDir)},
-		events:  make(chan Event),
+		events:  make(chan Event, 4),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
@@ -141,7 +141,8 @@ func (s *Speaker) start() error {
 	// GoBGP logs every session change at info; vipd reports them in status.
 	level := new(slog.LevelVar)
 	level.Set(slog.LevelWarn)
-	s.srv = server.NewBgpServer(server.LoggerOption(s.log.With("part", "gobgp"), level))
+	quiet := slog.New(levelHandler{s.log.Handler(), level}).With("part", "gobgp")
+	s.srv = server.NewBgpServer(server.LoggerOption(quiet, level))
 	s.wg.Go(s.srv.Serve)
 	if err := s.srv.StartBgp(s.ctx, &api.StartBgpRequest{Global: global}); err != nil {
 		return fmt.Errorf("start BGP: %w", err)
@@ -155,7 +156,47 @@ func (s *Speaker) start() error {
 			return fmt.Errorf("BGP peer %s: %w", p.Address, err)
 		}
 	}
+	s.wg.Go(s.watchSessions)
 	return nil
+}
+
+// sessionPoll is how often the speaker looks at its sessions.
+const sessionPoll = 100 * time.Millisecond
+
+// watchSessions reports the pseudo-link config.BGPInterface down (from the
+// start) while no session is established, and up once one is: a host no
+// router hears must not claim a routed VIP, and one whose last session
+// dropped lets its VIPs go to a host the routers still hear.
+func (s *Speaker) watchSessions() {
+	up := false
+	s.send(Event{Kind: LinkDown, Interface: config.BGPInterface, At: time.Now()})
+	t := time.NewTicker(sessionPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := len(s.sentUpdates()) > 0
+		if now == up {
+			continue
+		}
+		up = now
+		kind := LinkDown
+		if up {
+			kind = LinkUp
+		}
+		s.log.Info("BGP sessions changed", "established", up, "peers", s.Peers())
+		s.send(Event{Kind: kind, Interface: config.BGPInterface, At: time.Now()})
+	}
+}
+
+func (s *Speaker) send(ev Event) {
+	select {
+	case s.events <- ev:
+	case <-s.ctx.Done():
+	}
 }
 
 // connectRetry is how soon a session that failed is tried again.
@@ -237,7 +278,7 @@ func (s *Speaker) Apply(ctx context.Context, owned []config.VIP, _ []string) err
 		delete(s.routes, a)
 	}
 	before := s.sentUpdates()
-	added := false
+	added := map[bool]bool{} // by Is4: a route of that family was added
 	for a, v := range want {
 		if _, ok := s.routes[a]; ok {
 			continue
@@ -255,9 +296,15 @@ func (s *Speaker) Apply(ctx context.Context, owned []config.VIP, _ []string) err
 			continue
 		}
 		s.routes[a] = r
-		added = true
+		added[a.Is4()] = true
 	}
-	if added {
+	// A session carries one family: only its peers get the UPDATE.
+	for peer := range before {
+		if !added[peer.Is4()] {
+			delete(before, peer)
+		}
+	}
+	if len(added) > 0 {
 		s.waitSent(ctx, before)
 	}
 	return errors.Join(errs...)
@@ -346,11 +393,13 @@ func (s *Speaker) path(addr netip.Addr, n int) (*apiutil.Path, error) {
 }
 
 // sentUpdates counts the UPDATEs sent to each established peer.
-func (s *Speaker) sentUpdates() map[string]uint64 {
-	out := map[string]uint64{}
+func (s *Speaker) sentUpdates() map[netip.Addr]uint64 {
+	out := map[netip.Addr]uint64{}
 	_ = s.srv.ListPeer(s.ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
-		if st := p.GetState(); st.GetSessionState() == api.PeerState_SESSION_STATE_ESTABLISHED {
-			out[st.GetNeighborAddress()] = st.GetMessages().GetSent().GetUpdate()
+		st := p.GetState()
+		a, err := netip.ParseAddr(p.GetConf().GetNeighborAddress())
+		if err == nil && st.GetSessionState() == api.PeerState_SESSION_STATE_ESTABLISHED {
+			out[a.Unmap()] = st.GetMessages().GetSent().GetUpdate()
 		}
 	})
 	return out
@@ -358,7 +407,7 @@ func (s *Speaker) sentUpdates() map[string]uint64 {
 
 // waitSent returns once every peer established at before has been sent an
 // UPDATE since, or after SentWait.
-func (s *Speaker) waitSent(ctx context.Context, before map[string]uint64) {
+func (s *Speaker) waitSent(ctx context.Context, before map[netip.Addr]uint64) {
 	deadline := time.Now().Add(s.opts.SentWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		now := s.sentUpdates()
@@ -432,4 +481,22 @@ func (s *Speaker) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// levelHandler passes on the records at or above its level.
+type levelHandler struct {
+	slog.Handler
+	level slog.Leveler
+}
+
+func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level.Level() && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelHandler{h.Handler.WithAttrs(a), h.level}
+}
+
+func (h levelHandler) WithGroup(name string) slog.Handler {
+	return levelHandler{h.Handler.WithGroup(name), h.level}
 }

@@ -16,6 +16,50 @@ import (
 type Mux struct {
 	L2  *Announcer
 	BGP *Speaker
+
+	events chan Event
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+// NewMux composes the parts and passes both parts' events on until Close.
+func NewMux(l2 *Announcer, sp *Speaker) *Mux {
+	ctx, stop := context.WithCancel(context.Background())
+	m := &Mux{L2: l2, BGP: sp, events: make(chan Event, 64), stop: stop, done: make(chan struct{})}
+	var l2Events, bgpEvents <-chan Event
+	if l2 != nil {
+		l2Events = l2.Events()
+	}
+	if sp != nil {
+		bgpEvents = sp.Events()
+	}
+	go func() {
+		defer close(m.done)
+		for {
+			var ev Event
+			var ok bool
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok = <-l2Events:
+				if !ok {
+					l2Events = nil
+					continue
+				}
+			case ev, ok = <-bgpEvents:
+				if !ok {
+					bgpEvents = nil
+					continue
+				}
+			}
+			select {
+			case m.events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return m
 }
 
 func splitVIPs(vips []config.VIP) (l2, routed []config.VIP) {
@@ -31,7 +75,7 @@ func splitVIPs(vips []config.VIP) (l2, routed []config.VIP) {
 
 // Apply hands each part the owned VIPs it announces. The BGP routes go
 // first: they wait for their UPDATEs, which the gratuitous ARPs do not.
-func (m Mux) Apply(ctx context.Context, owned []config.VIP, fresh []string) error {
+func (m *Mux) Apply(ctx context.Context, owned []config.VIP, fresh []string) error {
 	l2, routed := splitVIPs(owned)
 	var errs []error
 	if m.BGP != nil {
@@ -44,23 +88,19 @@ func (m Mux) Apply(ctx context.Context, owned []config.VIP, fresh []string) erro
 }
 
 // Watch passes the ARP/NDP VIPs on; BGP routes are not probed.
-func (m Mux) Watch(vips []config.VIP) {
+func (m *Mux) Watch(vips []config.VIP) {
 	if m.L2 != nil {
 		l2, _ := splitVIPs(vips)
 		m.L2.Watch(l2)
 	}
 }
 
-// Events are the ARP/NDP announcer's; the speaker raises none.
-func (m Mux) Events() <-chan Event {
-	if m.L2 != nil {
-		return m.L2.Events()
-	}
-	return m.BGP.Events()
-}
+// Events are both parts': the ARP/NDP announcer's, and the speaker's
+// pseudo-link config.BGPInterface going down and up with its sessions.
+func (m *Mux) Events() <-chan Event { return m.events }
 
 // Manage hands each part the VIPs it announces after a reload.
-func (m Mux) Manage(vips []config.VIP) error {
+func (m *Mux) Manage(vips []config.VIP) error {
 	l2, routed := splitVIPs(vips)
 	var errs []error
 	if m.BGP != nil {
@@ -73,14 +113,14 @@ func (m Mux) Manage(vips []config.VIP) error {
 }
 
 // SetClusterMACs passes the members' MACs to the ARP/NDP announcer.
-func (m Mux) SetClusterMACs(macs []net.HardwareAddr) {
+func (m *Mux) SetClusterMACs(macs []net.HardwareAddr) {
 	if m.L2 != nil {
 		m.L2.SetClusterMACs(macs)
 	}
 }
 
 // MACs are the managed interfaces' addresses; none without ARP/NDP.
-func (m Mux) MACs() []net.HardwareAddr {
+func (m *Mux) MACs() []net.HardwareAddr {
 	if m.L2 != nil {
 		return m.L2.MACs()
 	}
@@ -89,7 +129,9 @@ func (m Mux) MACs() []net.HardwareAddr {
 
 // Close withdraws the routes and closes the sessions first, then stops
 // answering ARP/NDP and restores the kernel.
-func (m Mux) Close() error {
+func (m *Mux) Close() error {
+	m.stop()
+	<-m.done
 	var errs []error
 	if m.BGP != nil {
 		errs = append(errs, m.BGP.Close())
@@ -101,7 +143,7 @@ func (m Mux) Close() error {
 }
 
 // Collectors are the parts' metrics.
-func (m Mux) Collectors() []prometheus.Collector {
+func (m *Mux) Collectors() []prometheus.Collector {
 	var out []prometheus.Collector
 	if m.L2 != nil {
 		out = append(out, m.L2.Collector())

@@ -64,6 +64,11 @@ func (m *BGPMode) UnmarshalText(b []byte) error {
 	return parseEnum(b, (*string)(m), string(BGPOwner), string(BGPAll))
 }
 
+// BGPInterface is the interface of every VIP announced over BGP: status
+// and notify hooks name it, and the speaker reports it down while no BGP
+// session is established, so that the host claims none of those VIPs.
+const BGPInterface = "bgp"
+
 // Defaults of the bgp: section.
 const (
 	DefaultBGPPort      = 179
@@ -123,9 +128,10 @@ func (v validator) bgp() {
 			continue
 		}
 		path := fmt.Sprintf("vips[%d]", i)
-		if v.written(path + ".interface") {
-			v.fail(path+".interface", "is set, but this VIP is announced over BGP (bgp: %s), not answered on an interface; remove interface, or remove bgp to answer ARP/NDP", vip.BGP)
+		if v.written(path+".interface") && vip.Interface != BGPInterface {
+			v.fail(path+".interface", "is %q, but this VIP is announced over BGP (bgp: %s), not answered on an interface; remove interface, or remove bgp to answer ARP/NDP", vip.Interface, vip.BGP)
 		}
+		v.c.VIPs[i].Interface = BGPInterface
 		if b == nil {
 			v.fail(path+".bgp", "is %s, but the file has no bgp: section; add one with asn, router_id and peers", vip.BGP)
 			continue

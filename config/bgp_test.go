@@ -28,7 +28,7 @@ func TestBGPConfig(t *testing.T) {
 	if p.Port != 179 || p.HoldTime.Duration != 90*time.Second || p.Keepalive.Duration != 30*time.Second || p.BFD.Enabled || p.BFD.Multiplier != 3 || p.BFD.MinRx.Duration != 300*time.Millisecond {
 		t.Errorf("peer defaults = %+v", p)
 	}
-	if got := cfg.VIPs[0]; got.BGP != BGPOwner || got.Interface != "" {
+	if got := cfg.VIPs[0]; got.BGP != BGPOwner || got.Interface != BGPInterface {
 		t.Errorf("vips[0] = %+v", got)
 	}
 	if len(cfg.BGPVIPs()) != 2 || len(cfg.L2VIPs()) != 0 {
@@ -112,7 +112,7 @@ func TestBrokenBGPConfigs(t *testing.T) {
 		{"vip bgp without section", base + "vips:\n  - {name: web, address: 192.0.2.10, bgp: owner}\n",
 			[]string{`vipd.yaml:6:43: vips[0].bgp: is owner, but the file has no bgp: section; add one with asn, router_id and peers`}},
 		{"vip bgp with interface", base + strings.TrimPrefix(peer, "gossip:\n  insecure: true\n") + "vips:\n  - {name: web, address: 192.0.2.10, interface: eth0, bgp: owner}\n",
-			[]string{`vipd.yaml:12:49: vips[0].interface: is set, but this VIP is announced over BGP (bgp: owner), not answered on an interface; remove interface, or remove bgp to answer ARP/NDP`}},
+			[]string{`vipd.yaml:12:49: vips[0].interface: is "eth0", but this VIP is announced over BGP (bgp: owner), not answered on an interface; remove interface, or remove bgp to answer ARP/NDP`}},
 		{"IPv6 vip and only IPv4 peers", peer + "vips:\n  - {name: web6, address: 2001:db8:ff::10, bgp: owner}\n",
 			[]string{`vipd.yaml:10:49: vips[0].bgp: 2001:db8:ff::10 is an IPv6 VIP but no bgp peer has an IPv6 address; IPv6 routes go to IPv6 peers, so add one`}},
 		{"group with two modes", peer + "vips:\n  - {name: a, address: 192.0.2.10, group: g, bgp: owner}\n  - {name: b, address: 192.0.2.11, group: g, bgp: all}\n",

@@ -35,7 +35,7 @@ func startAnnouncer(cfg *config.Config, log *slog.Logger, reg prometheus.Registe
 		log.Info("no managed interfaces: this host announces nothing until interfaces: and vips: are configured and vipd is restarted")
 		return idle{events: make(chan announcer.Event)}, nil
 	}
-	var mux announcer.Mux
+	var l2 *announcer.Announcer
 	if len(cfg.Interfaces) > 0 {
 		opts := announcer.OptionsFromConfig(cfg)
 		opts.VIPs = cfg.L2VIPs()
@@ -44,15 +44,17 @@ func startAnnouncer(cfg *config.Config, log *slog.Logger, reg prometheus.Registe
 		if err != nil {
 			return nil, err
 		}
-		mux.L2 = a
+		l2 = a
 	}
+	var sp *announcer.Speaker
 	if cfg.BGP != nil {
-		sp, err := announcer.NewSpeaker(announcer.BGPOptions{BGP: *cfg.BGP, VIPs: cfg.BGPVIPs(), StateDir: cfg.StateDir, Logger: log.With("part", "bgp")})
+		var err error
+		sp, err = announcer.NewSpeaker(announcer.BGPOptions{BGP: *cfg.BGP, VIPs: cfg.BGPVIPs(), StateDir: cfg.StateDir, Logger: log.With("part", "bgp")})
 		if err != nil {
-			return nil, errors.Join(err, mux.Close())
+			return nil, errors.Join(err, announcer.NewMux(l2, nil).Close())
 		}
-		mux.BGP = sp
 	}
+	mux := announcer.NewMux(l2, sp)
 	for _, c := range mux.Collectors() {
 		reg.MustRegister(c)
 	}

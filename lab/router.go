@@ -327,3 +327,19 @@ func (r *Router) BGPPaths(ctx context.Context, prefix netip.Prefix) ([]BGPPath, 
 	}
 	return paths, nil
 }
+
+// NeighborState is bgpd's state of the session with addr, like
+// "Established" or "Active".
+func (r *Router) NeighborState(ctx context.Context, addr netip.Addr) (string, error) {
+	out, err := r.Vtysh(ctx, "show bgp neighbors "+addr.String()+" json")
+	if err != nil {
+		return "", err
+	}
+	var n map[string]struct {
+		State string `json:"bgpState"`
+	}
+	if err := json.Unmarshal([]byte(out), &n); err != nil {
+		return "", fmt.Errorf("show bgp neighbors %s json: %w: %s", addr, err, out)
+	}
+	return n[addr.String()].State, nil
+}

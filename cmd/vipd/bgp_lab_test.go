@@ -305,3 +305,88 @@ func TestLabBGPOwnerCrashFailsOverBeforeTheHoldTimer(t *testing.T) {
 		t.Errorf("router holds %d paths for %s after the hold time, want only %s's: %+v", len(paths), bgpPfx4, next, paths)
 	}
 }
+
+// handOver runs move (a SIGTERM, a drain, a backend failure) on the owner
+// of web while the far client probes both VIPs and the router's routes are
+// sampled, and returns the new owner once the router routes both VIPs to
+// it. It reports whether either route was ever missing.
+func (b *bgpLab) handOver(what string, move func(owner string)) (owner, next string, gap bool) {
+	b.t.Helper()
+	owner = b.agreedOwner("web")
+	b.fibIs(bgpPfx4, owner)
+	b.fibIs(bgpPfx6, owner)
+	b.answersVia(b.router.Far(), bgpURL4, owner)
+	fib4, fib6 := b.watchFIB(bgpPfx4), b.watchFIB(bgpPfx6)
+	probe4 := lab.Probe(context.Background(), b.router.Far(), bgpURL4, labProbe, 200*time.Millisecond)
+	probe6 := lab.Probe(context.Background(), b.router.Far(), bgpURL6, labProbe, 200*time.Millisecond)
+	start := time.Now()
+	move(owner)
+	next = b.agreedOwner("web", owner)
+	b.fibIs(bgpPfx4, next)
+	b.fibIs(bgpPfx6, next)
+	moved := time.Since(start)
+	b.answersVia(b.router.Far(), bgpURL4, next)
+	b.answersVia(b.router.Far(), bgpURL6, next)
+	sum4, sum6 := lab.Summarize(probe4.Stop()), lab.Summarize(probe6.Stop())
+	b.t.Logf("%s of %s: router's routes moved to %s within %dms; client IPv4: %s; IPv6: %s", what, owner, next, moved.Milliseconds(), sum4, sum6)
+	b.t.Logf("router FIB for %s: %s", bgpPfx4, fib4)
+	b.t.Logf("router FIB for %s: %s", bgpPfx6, fib6)
+	gap = everEmpty(fib4.Stop()) || everEmpty(fib6.Stop())
+	return owner, next, gap
+}
+
+// TestLabBGPHandOvers: SIGTERM and drain hand the VIPs over
+// make-before-break (the router always has a route: the new owner's is in
+// its FIB before the old owner withdraws); a stopped host closes its
+// sessions; a failing backend withdraws its routes; and the IPv6 VIP moves
+// with the IPv4 one.
+func TestLabBGPHandOvers(t *testing.T) {
+	b := newBGPLab(t, bgpOwnerVIPs, lab.RouterOptions{})
+
+	owner, next, gap := b.handOver("SIGTERM", func(owner string) {
+		if err := b.vipd[owner].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		delete(b.vipd, owner)
+	})
+	if gap {
+		t.Errorf("SIGTERM of %s: the router had no route to a VIP for a moment; want the new owner's route first", owner)
+	}
+	if paths := b.bgpPaths(bgpPfx4); len(paths) != 1 || paths[0].Peer != b.host(next).IPv4() {
+		t.Errorf("after SIGTERM of %s the router's paths for %s are %+v, want only %s's", owner, bgpPfx4, paths, next)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, a := range []netip.Addr{b.host(owner).IPv4(), b.host(owner).IPv6()} {
+		if st, err := b.router.NeighborState(ctx, a); err != nil || st == "Established" {
+			t.Errorf("router's session with stopped %s (%s): %q %v, want closed", owner, a, st, err)
+		}
+	}
+	b.start(b.host(owner))
+
+	drained, next, gap := b.handOver("drain", func(owner string) {
+		if out, err := b.vipctl(b.host(owner), "drain", "--wait"); err != nil {
+			t.Fatalf("vipctl drain --wait on %s: %v\n%s", owner, err, out)
+		}
+	})
+	if gap {
+		t.Errorf("drain of %s: the router had no route to a VIP for a moment; want the new owner's route first", drained)
+	}
+	if out, err := b.vipctl(b.host(drained), "undrain"); err != nil {
+		t.Fatalf("vipctl undrain on %s: %v\n%s", drained, err, out)
+	}
+
+	failed, next, _ := b.handOver("backend failure", func(owner string) {
+		if err := b.nginx[owner].Stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, p := range []netip.Prefix{bgpPfx4, bgpPfx6} {
+		for _, bp := range b.bgpPaths(p) {
+			if bp.Peer == nexthopOf(b.host(failed), p) {
+				t.Errorf("router still has %s's path for %s after its backend failed: %+v", failed, p, bp)
+			}
+		}
+	}
+	_ = next
+}
