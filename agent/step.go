@@ -162,6 +162,7 @@ func (m *Machine) Step(in Input) Plan {
 	p.WakeAt = m.settle.hold(want, m.holds, m.everHeld, in.Now)
 	answer, watch := m.splits.resolve(m.self, view, want, in.Now)
 	p.Owned, p.Fresh = ownedVIPs(in.Config, answer, m.holds, m.everHeld)
+	p.Owned = anycast(in.Config, p.Owned, passing, m.drained)
 	p.Watched, _ = ownedVIPs(in.Config, watch, nil, nil)
 	p.Gained, p.Lost = diff(m.holds, want)
 	if len(watch) > 0 || len(m.links.up) > 0 {

@@ -390,3 +390,43 @@ func TestLabBGPHandOvers(t *testing.T) {
 	}
 	_ = next
 }
+
+// TestLabBGPAllModeECMPShrinksOnAFailingCheck: with bgp: all every healthy
+// host announces the VIP and the router spreads over them; one host's
+// failing check withdraws its route at once and the ECMP set shrinks.
+func TestLabBGPAllModeECMPShrinksOnAFailingCheck(t *testing.T) {
+	b := newBGPLab(t, fmt.Sprintf("  - {name: api, address: %s, bgp: all, checks: [web]}\n", bgpAny4), lab.RouterOptions{})
+	b.fibIs(bgpAnyPfx, "h1", "h2", "h3")
+	for _, bp := range b.bgpPaths(bgpAnyPfx) {
+		if !bp.Multi || bp.ASPath != asPath(2) {
+			t.Errorf("router's path %+v: want every host's path in the ECMP set with AS path %q", bp, asPath(2))
+		}
+	}
+	fib := b.watchFIB(bgpAnyPfx)
+	probe := lab.Probe(context.Background(), b.router.Far(), bgpAnyURL, labProbe, 200*time.Millisecond)
+	start := time.Now()
+	if err := b.nginx["h2"].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	b.fibIs(bgpAnyPfx, "h1", "h3")
+	shrunk := time.Since(start)
+	// Answers keep coming from the hosts left.
+	lab.Eventually(t, 10*time.Second, func() error {
+		if n := len(probe.Results()); n < 100 {
+			return fmt.Errorf("%d probes so far", n)
+		}
+		return nil
+	})
+	sum := lab.Summarize(probe.Stop())
+	t.Logf("h2's backend stopped: the router's ECMP set for %s shrank to h1, h3 within %dms; client: %s", bgpAnyPfx, shrunk.Milliseconds(), sum)
+	t.Logf("router FIB for %s: %s", bgpAnyPfx, fib)
+	fib.Stop()
+	if slices.Contains(sum.Bodies, "h2") && sum.Bodies[len(sum.Bodies)-1] == "h2" {
+		t.Errorf("client's last answer came from h2, whose backend is down: %v", sum.Bodies)
+	}
+	for _, bp := range b.bgpPaths(bgpAnyPfx) {
+		if bp.Peer == b.host("h2").IPv4() {
+			t.Errorf("router still holds h2's path: %+v", bp)
+		}
+	}
+}
