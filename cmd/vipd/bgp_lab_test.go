@@ -342,6 +342,29 @@ func (b *bgpLab) handOver(what string, move func(owner string)) (owner, next str
 // with the IPv4 one.
 func TestLabBGPHandOvers(t *testing.T) {
 	b := newBGPLab(t, bgpOwnerVIPs, lab.RouterOptions{})
+	// Metrics name each session and the routes sent over it.
+	first := b.agreedOwner("web")
+	b.fibIs(bgpPfx4, first)
+	lab.Eventually(t, 20*time.Second, func() error {
+		h := b.host(first)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		body, err := h.HTTPGet(ctx, lab.URL(h.IPv4(), 9469)+"metrics")
+		if err != nil {
+			return err
+		}
+		for _, want := range []string{
+			`vipd_bgp_session_up{peer="192.0.2.254"} 1`,
+			`vipd_bgp_session_up{peer="2001:db8::fe"} 1`,
+			`vipd_bgp_routes_announced{peer="192.0.2.254"} 1`,
+			`vipd_bgp_vip_routes{mode="owner"} 2`,
+		} {
+			if !strings.Contains(body, want) {
+				return fmt.Errorf("metrics of %s lack %q", first, want)
+			}
+		}
+		return nil
+	})
 
 	owner, next, gap := b.handOver("SIGTERM", func(owner string) {
 		if err := b.vipd[owner].Stop(); err != nil {
