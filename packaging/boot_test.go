@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -235,9 +236,18 @@ type container struct {
 func boot(t *testing.T, root, work string) *container {
 	t.Helper()
 	dir := filepath.Join(work, "root")
+	prepareRoot(t, root, dir, "vipd-boot-test")
+	c := startContainer(t, dir, filepath.Join(work, "nspawn.log"), "vipd-boot-test", "--private-network")
+	c.waitBooted(t)
+	return c
+}
+
+// prepareRoot copies root to dir (removed at cleanup) and names the host.
+func prepareRoot(t *testing.T, root, dir, hostname string) {
+	t.Helper()
 	run(t, "cp", "-a", "--reflink=auto", root, dir)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte("vipd-boot-test\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte(hostname+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// D-Bus does not come up in a container on every host (on a Firecracker
@@ -250,15 +260,27 @@ func boot(t *testing.T, root, work string) *container {
 			t.Fatal(err)
 		}
 	}
+}
 
-	c := &container{dir: dir, log: filepath.Join(work, "nspawn.log")}
+// startContainer boots the root in dir with systemd-nspawn, network given by
+// netArgs, and returns once the container's init exists; waitBooted waits
+// for its boot to finish. Cleanup shuts the container down (SIGTERM to
+// nspawn, SIGKILL to its process group if it hangs).
+func startContainer(t *testing.T, dir, logPath, machine string, netArgs ...string) *container {
+	t.Helper()
+	c := &container{dir: dir, log: logPath}
 	logf, err := os.Create(c.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	nspawn := exec.Command("systemd-nspawn", "--boot", "--quiet", "--keep-unit", "--register=no",
-		"--private-network", "--console=pipe", "--directory="+dir, "--machine=vipd-boot-test")
+	args := append([]string{"--boot", "--quiet", "--keep-unit", "--register=no"}, netArgs...)
+	args = append(args, "--console=pipe", "--directory="+dir, "--machine="+machine)
+	// Started by a shell that first moves itself into the container's own
+	// cgroups, then execs nspawn (same pid).
+	cgroups := containerCgroups(t, machine)
+	nspawn := exec.Command("sh", append([]string{"-c", `for cg in $VIPD_TEST_CGROUPS; do echo $$ > "$cg/cgroup.procs" || exit 1; done; exec systemd-nspawn "$@"`, "sh"}, args...)...)
+	nspawn.Env = append(os.Environ(), "VIPD_TEST_CGROUPS="+strings.Join(cgroups, " "))
 	nspawn.Stdout, nspawn.Stderr = logf, logf
 	nspawn.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := nspawn.Start(); err != nil {
@@ -272,7 +294,13 @@ func boot(t *testing.T, root, work string) *container {
 		select {
 		case <-exited:
 		case <-time.After(30 * time.Second):
-			t.Logf("systemd-nspawn (pid %d) did not stop in 30s; killing it", nspawn.Process.Pid)
+			// SIGKILL to the container's init ends every process of its
+			// pid namespace; nspawn (its parent, so the pid is not
+			// reused yet) then exits, or is killed.
+			t.Logf("systemd-nspawn (pid %d) did not stop in 30s; killing the container's init (pid %d) and nspawn", nspawn.Process.Pid, c.pid1)
+			if c.pid1 != 0 {
+				syscall.Kill(c.pid1, syscall.SIGKILL)
+			}
 			nspawn.Process.Kill()
 			<-exited
 		}
@@ -294,8 +322,88 @@ func boot(t *testing.T, root, work string) *container {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	// Wait for the boot to finish; degraded is fine (a minimal root may fail
-	// units that have nothing to do with vipd), and logged.
+	return c
+}
+
+// containerCgroups makes a cgroup of the container's own below the test's,
+// in each hierarchy systemd uses (name=systemd on a hybrid host, and the
+// unified one), and removes them at cleanup. With --keep-unit nspawn puts
+// the container in the cgroup it was started in: containers started from
+// one process would share one tree, every container's systemd would make
+// the same system.slice/vipd.service, and `systemctl kill` in one
+// container would see (and fail on, with EIO) the vipd of another.
+func containerCgroups(t *testing.T, machine string) []string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for line := range strings.Lines(string(b)) {
+		f := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		var mount string
+		switch {
+		case f[0] == "0" && f[1] == "":
+			mount = "/sys/fs/cgroup/unified" // hybrid
+			if _, err := os.Stat(filepath.Join(mount, "cgroup.procs")); err != nil {
+				mount = "/sys/fs/cgroup" // unified only
+			}
+		case f[1] == "name=systemd":
+			mount = "/sys/fs/cgroup/systemd"
+		default:
+			continue
+		}
+		dir := filepath.Join(mount, f[2], fmt.Sprintf("vipd-test-%s-%d", machine, os.Getpid()))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatalf("cgroup for container %s: %v", machine, err)
+		}
+		dirs = append(dirs, dir)
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("no cgroup hierarchy of systemd in /proc/self/cgroup:\n%s", b)
+	}
+	// Registered before nspawn starts, so it runs after nspawn has stopped.
+	t.Cleanup(func() {
+		for _, dir := range dirs {
+			removeCgroup(t, dir)
+		}
+	})
+	return dirs
+}
+
+// removeCgroup removes dir and the cgroups the container's systemd made in
+// it, deepest first. A cgroup still holding a process cannot be removed,
+// and is reported.
+func removeCgroup(t *testing.T, dir string) {
+	var tree []string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			tree = append(tree, path)
+		}
+		return nil
+	})
+	for _, path := range slices.Backward(tree) {
+		var err error
+		// An exiting container's last processes may take a moment to leave.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if err = os.Remove(path); err == nil || errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cleanup: remove cgroup %s: %v", path, err)
+		}
+	}
+}
+
+// waitBooted waits for the container's boot to finish; degraded is fine (a
+// minimal root may fail units that have nothing to do with vipd), and
+// logged.
+func (c *container) waitBooted(t *testing.T) {
+	t.Helper()
 	// Until the container's systemd has its bus up, systemctl cannot ask
 	// it; until it has made /run/systemd/system, systemctl says "offline".
 	var state string
@@ -315,7 +423,6 @@ func boot(t *testing.T, root, work string) *container {
 		failed, _ := c.sh(t, 10*time.Second, "systemctl --failed --no-legend")
 		t.Logf("container booted degraded; failed units:\n%s", failed)
 	}
-	return c
 }
 
 // containerInit finds the container's init: the child of nspawn that is
