@@ -396,7 +396,7 @@ func (c *cluster) stepReload(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("systemctl reload with a broken file: exit %d; systemctl status vipd shows:\n%s", code, grep(status, "vipd.yaml"))
+	t.Logf("systemctl reload with a broken file: exit %d; systemctl status vipd shows:\n%s", code, grep(status, "/etc/vipd.yaml:"))
 	if state := strings.TrimSpace(h.must(t, "systemctl is-active vipd || true")); state != "active" {
 		t.Errorf("vipd is %q after a failed reload, want active", state)
 	}
