@@ -86,6 +86,10 @@ type heard struct {
 	last time.Time
 	// silent: it went quiet, and View reports it not alive.
 	silent bool
+	// syncing: it is heard again, and stays silent until a push/pull has
+	// brought its current metadata (what it holds now, not before it went
+	// quiet).
+	syncing bool
 }
 
 func (m *Membership) initHeartbeats() {
@@ -117,7 +121,7 @@ func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, stat
 	}
 	if r.alive != alive {
 		r.alive = alive
-		r.last, r.silent = time.Time{}, false
+		r.last, r.silent, r.syncing = time.Time{}, false, false
 		h.dirty = true
 	}
 }
@@ -164,16 +168,52 @@ func (m *Membership) receiveHeartbeat(b []byte) {
 		h.received.Add(1)
 		return
 	}
-	back := r.silent
-	if flags&flagStopping != 0 {
-		r.last, r.silent = time.Time{}, false
-	} else {
-		r.last, r.silent = now, false
+	var resync *memberlist.Node
+	switch {
+	case flags&flagStopping != 0:
+		r.last, r.silent, r.syncing = time.Time{}, false, false
+	case r.silent && !r.syncing && r.node != nil:
+		r.last, r.syncing = now, true
+		resync = r.node
+	default:
+		r.last = now
 	}
 	h.mu.Unlock()
 	h.received.Add(1)
+	if resync != nil {
+		m.stopped.Add(1)
+		go m.resync(resync)
+	}
+}
+
+// resync exchanges state with a member heard again after it went quiet,
+// then counts it alive: its metadata may have changed while nothing got
+// through.
+func (m *Membership) resync(n *memberlist.Node) {
+	defer m.stopped.Done()
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	_, err := m.ml.Join([]string{n.Address()})
+	h := &m.hb
+	h.mu.Lock()
+	r := h.heard[n.Name]
+	back := r != nil && r.syncing && err == nil
+	if r != nil {
+		r.syncing = false
+		if back {
+			r.silent = false
+		}
+	}
+	h.mu.Unlock()
+	if err != nil {
+		m.log.Debug("exchanging state with a member heard again", "member", n.Name, "err", err)
+		return // the next heartbeat tries again
+	}
 	if back {
-		m.log.Info("heartbeats from a member resumed; it counts as alive again", "member", string(name))
+		m.log.Info("heartbeats from a member resumed and its state is current; it counts as alive again", "member", n.Name)
 		m.signal()
 	}
 }

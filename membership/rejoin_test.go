@@ -114,6 +114,12 @@ func cuttable(t *testing.T, n int, profile config.Profile, configured bool) (*cl
 	return c, cuts
 }
 
+// deadWithin bounds how long memberlist's own failure detector may take to
+// declare the other side of a cut dead: at membership-grade timings (a probe
+// a second, suspicion of 3-6 s, and an isolated host slowing its own probes)
+// that takes several seconds; heartbeats count it dead in the view long before.
+const deadWithin = 20 * time.Second
+
 // partition cuts gossip between hosts of side a and the others, both ways.
 func partition(c *cluster, cuts []*cutTransport, a []int, cut bool) {
 	var in, out []string
@@ -150,7 +156,7 @@ func TestPartitionHeals(t *testing.T) {
 			c, cuts := cuttable(t, 3, tc.profile, tc.configured)
 			lone := c.nodes[0]
 			partition(c, cuts, []int{0}, true)
-			waitFor(t, 10*time.Second, "the two sides did not declare each other dead", func() bool {
+			waitFor(t, deadWithin, "the two sides did not declare each other dead", func() bool {
 				return stateIn(lone, "n1") == StateDead && stateIn(lone, "n2") == StateDead &&
 					stateIn(c.nodes[1], "n0") == StateDead && stateIn(c.nodes[2], "n0") == StateDead
 			})
@@ -190,7 +196,7 @@ func TestPartitionHeals(t *testing.T) {
 func TestLinkFlapHealsAfterKick(t *testing.T) {
 	c, cuts := cuttable(t, 3, config.ProfileDefault, true)
 	partition(c, cuts, []int{0}, true)
-	waitFor(t, 10*time.Second, "the two sides did not declare each other dead", func() bool {
+	waitFor(t, deadWithin, "the two sides did not declare each other dead", func() bool {
 		return stateIn(c.nodes[0], "n1") == StateDead && stateIn(c.nodes[1], "n0") == StateDead
 	})
 	// A long absence: the backoff has grown by now on both sides.
