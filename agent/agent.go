@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/announcer"
+	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/membership"
 )
@@ -28,6 +29,10 @@ type Options struct {
 	// MACs are the managed interfaces' hardware addresses, gossiped so
 	// that other hosts do not take them for a conflict.
 	MACs []net.HardwareAddr
+
+	// BGP, when set, reports the BGP speaker's sessions and routes for
+	// status.
+	BGP func() *api.BGPStatus
 
 	// OnReload, when set, is called with a validated new config before the
 	// agent switches to it, for the parts main owns (gossip keys, log

@@ -13,8 +13,12 @@ import (
 // Status returns the status as the control API shows it.
 func (a *Agent) Status() api.Status {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.machine.status(a.cfg, api.ConfigState{File: a.opts.File, LoadedAt: a.loadedAt, ReloadError: a.reloadErr}, a.opts.Version, a.members, a.opts.Clock.Now())
+	st := a.machine.status(a.cfg, api.ConfigState{File: a.opts.File, LoadedAt: a.loadedAt, ReloadError: a.reloadErr}, a.opts.Version, a.members, a.opts.Clock.Now())
+	a.mu.Unlock()
+	if a.opts.BGP != nil {
+		st.BGP = a.opts.BGP()
+	}
+	return st
 }
 
 // status is the machine's state as the control API shows it.

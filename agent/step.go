@@ -139,7 +139,7 @@ func (m *Machine) Step(in Input) Plan {
 	}
 	keyProblem := keyProblem(in.KeyMismatches, in.View, m.self)
 
-	view := m.withSelf(in.View, passing)
+	view := m.withSelf(in.View, eligibleNow(passing, m.holds, in.Settled))
 	for _, h := range view.Hosts {
 		if h.Alive {
 			maps.Copy(m.everHeld, h.Holds)
@@ -190,6 +190,25 @@ func earliest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// eligibleNow is the units this host may be elected for now: those whose
+// checks pass, but while gossip is unsettled (some host's unit list is not
+// known here) only those it holds. Membership freezes every other host the
+// same way; without this, a host would elect itself while it cannot see
+// that another host, whose new unit list it has not received, holds the
+// unit.
+func eligibleNow(passing, holds election.KeySet, settled bool) election.KeySet {
+	if settled {
+		return passing
+	}
+	out := election.NewKeySet()
+	for k := range passing {
+		if holds.Has(k) {
+			out[k] = struct{}{}
+		}
+	}
+	return out
 }
 
 // withSelf puts this host's own state in the view as it is now, not as

@@ -57,6 +57,45 @@ type Status struct {
 	Converged bool        `json:"converged"`
 	Config    ConfigState `json:"config"`
 	VIPs      []VIPStatus `json:"vips"`
+	// BGP is set when the config has a bgp: section.
+	BGP *BGPStatus `json:"bgp,omitempty"`
+}
+
+// BGPStatus is this host's BGP speaker: its sessions and the VIP routes it
+// announces.
+type BGPStatus struct {
+	Peers  []BGPPeer  `json:"peers"`
+	Routes []BGPRoute `json:"routes"`
+}
+
+// BGPPeer is one configured BGP session.
+type BGPPeer struct {
+	Address string `json:"address"`
+	ASN     uint32 `json:"asn"`
+	// State is idle, connect, active, opensent, openconfirm or established.
+	State string `json:"state"`
+	// Reason says why a session that is not established is down.
+	Reason string    `json:"reason,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
+	// Announced counts the routes sent to the peer; Received and Accepted
+	// the routes it sent here.
+	Announced uint64 `json:"announced"`
+	Received  uint64 `json:"received"`
+	Accepted  uint64 `json:"accepted"`
+}
+
+// BGPRoute is one VIP this host announces over BGP.
+type BGPRoute struct {
+	VIP    string `json:"vip"`
+	Prefix string `json:"prefix"`
+	// Mode is owner (only the elected owner announces) or all (every
+	// healthy host does).
+	Mode string `json:"mode"`
+	// Prepend is how many times the route carries this host's ASN: one
+	// fewer than configured right after a takeover, so the router prefers
+	// it to a dead owner's route.
+	Prepend int       `json:"prepend"`
+	Since   time.Time `json:"since"`
 }
 
 // ConfigState says which file runs and whether the last reload failed.

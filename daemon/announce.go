@@ -10,6 +10,7 @@ import (
 
 	"github.com/vipd/vipd/agent"
 	"github.com/vipd/vipd/announcer"
+	"github.com/vipd/vipd/api"
 	"github.com/vipd/vipd/config"
 )
 
@@ -22,6 +23,8 @@ type announcerCloser interface {
 	Close() error
 	// run passes the announcer's events on to the agent until ctx ends.
 	run(ctx context.Context)
+	// bgpStatus reports the BGP speaker for status; nil without one.
+	bgpStatus() *api.BGPStatus
 }
 
 // kicker is what the event tee needs from membership.
@@ -111,3 +114,21 @@ func (idle) SetClusterMACs([]net.HardwareAddr)                   {}
 func (idle) MACs() []net.HardwareAddr                            { return nil }
 func (idle) Close() error                                        { return nil }
 func (idle) run(context.Context)                                 {}
+func (idle) bgpStatus() *api.BGPStatus                           { return nil }
+
+// bgpStatus turns the BGP speaker's sessions and routes into status.
+func (t *tee) bgpStatus() *api.BGPStatus {
+	mux, ok := t.wire.(*announcer.Mux)
+	if !ok || mux.BGP == nil {
+		return nil
+	}
+	st := &api.BGPStatus{Peers: []api.BGPPeer{}, Routes: []api.BGPRoute{}}
+	for _, p := range mux.BGP.Peers() {
+		st.Peers = append(st.Peers, api.BGPPeer{Address: p.Address, ASN: p.ASN, State: p.State, Reason: p.Reason,
+			Since: p.Since, Announced: p.Announced, Received: p.Received, Accepted: p.Accepted})
+	}
+	for _, r := range mux.BGP.Routes() {
+		st.Routes = append(st.Routes, api.BGPRoute{VIP: r.VIP, Prefix: r.Prefix, Mode: r.Mode, Prepend: r.Prepend, Since: r.Since})
+	}
+	return st
+}

@@ -218,6 +218,7 @@ func (r *run) start(ctx context.Context) error {
 		Checks:    checks,
 		Announcer: ann,
 		MACs:      ann.MACs(),
+		BGP:       ann.bgpStatus,
 		OnReload: func(next *config.Config) error {
 			if err := reloadKeys(cluster, next.Gossip); err != nil {
 				return err

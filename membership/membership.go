@@ -398,6 +398,10 @@ func (m *Membership) setUnitsLocked(units []election.Unit) error {
 	m.units = slices.Clone(units)
 	m.own = list
 	m.lists[list.fp] = list
+	// A host that reloads into the unit list its peers already gossip now
+	// knows their lists: its unsettled flag must clear now, not at the next
+	// change of a peer (which may never come).
+	m.refreshSettledLocked()
 	return nil
 }
 

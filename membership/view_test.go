@@ -210,3 +210,40 @@ func hostNamed(v election.View, name string) election.Host {
 	}
 	return election.Host{}
 }
+
+// A host that reloads into the unit list a peer already gossips knows that
+// list at once: it is settled without waiting for the peer to change.
+func TestReloadingIntoAPeersUnitListSettles(t *testing.T) {
+	before, after := someUnits(2), someUnits(3)
+	h0 := offline(t, "h0", before, Local{})
+	h1 := offline(t, "h1", before, Local{})
+	h0.observe(h1.node(), StateAlive)
+	if !h0.Settled() {
+		t.Fatal("h0 is unsettled with a peer of the same unit list")
+	}
+	// h1 reloads first: h0 sees a unit list it does not know.
+	if err := h1.SetUnitsOffline(after); err != nil {
+		t.Fatal(err)
+	}
+	h0.observe(h1.node(), StateAlive)
+	if h0.Settled() {
+		t.Fatal("h0 is settled though it does not know h1's new unit list")
+	}
+	// h0 reloads into the same list: no event from h1 needed.
+	if err := h0.SetUnitsOffline(after); err != nil {
+		t.Fatal(err)
+	}
+	if !h0.Settled() {
+		t.Error("h0 still unsettled after reloading into h1's unit list")
+	}
+}
+
+// SetUnitsOffline is SetUnits for a Membership without memberlist.
+func (m *Membership) SetUnitsOffline(units []election.Unit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.setUnitsLocked(units); err != nil {
+		return err
+	}
+	return m.encodeMetaLocked()
+}

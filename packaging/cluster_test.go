@@ -83,7 +83,7 @@ vips:
 // README promises a reload leaves unchanged VIPs alone: set this false once
 // membership/agent keep the owner's holds across SetUnits, and the test
 // fails on such a move.
-const reloadMayMoveVIPs = true
+const reloadMayMoveVIPs = false
 
 // webdUnit runs the backend the checks look at: a static Go server
 // (testdata/webd) answering with the host's name, since a minimal Debian

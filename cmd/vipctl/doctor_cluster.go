@@ -65,6 +65,7 @@ func checkCluster(file string, v clusterView, skipConflict map[string]bool) []ap
 		}
 	}
 	out = append(out, memberFindings(v, explained)...)
+	out = append(out, bgpFindings(v.status.BGP)...)
 	if keys == nil || len(alivePeers(v.members)) > 0 {
 		// A host cut off by its key knows no other member's name.
 		out = append(out, nodeListFindings(file, v)...)
@@ -313,6 +314,38 @@ func nodeListFindings(file string, v clusterView) []api.Finding {
 			Problem:  fmt.Sprintf("the node list of VIP %s names %s, which no member of the cluster is called", vip.Name, strings.Join(unknown, ", ")),
 			Evidence: fmt.Sprintf("nodes: [%s]; members: %s", strings.Join(vip.Nodes, ", "), strings.Join(slices.Sorted(maps.Keys(known)), ", ")),
 			Fix:      fmt.Sprintf("fix the name under nodes: of %s in %s, or start vipd on that host", vip.Name, file),
+		})
+	}
+	return out
+}
+
+// bgpFindings names every BGP session that is not established: while none
+// is, this host claims no BGP VIP.
+func bgpFindings(b *api.BGPStatus) []api.Finding {
+	if b == nil {
+		return nil
+	}
+	var out []api.Finding
+	up := 0
+	for _, p := range b.Peers {
+		if p.State == "established" {
+			up++
+		}
+	}
+	for _, p := range b.Peers {
+		if p.State == "established" {
+			continue
+		}
+		severity, effect := api.SeverityWarning, "the other sessions carry this host's routes"
+		if up == 0 {
+			severity, effect = api.SeverityError, "no session is up, so this host claims no BGP VIP"
+		}
+		out = append(out, api.Finding{
+			Severity: severity, Check: "bgp", Subject: p.Address,
+			Problem:  fmt.Sprintf("the BGP session to %s (AS %d) is %s: %s", p.Address, p.ASN, p.State, effect),
+			Evidence: p.Reason,
+			Fix: fmt.Sprintf("on the router, check the neighbor statement for this host (its address and AS number must match bgp.asn and bgp.peers here), "+
+				"that TCP 179 is open between them ('nc -zv %s 179'), and a password on both sides or neither", p.Address),
 		})
 	}
 	return out

@@ -484,3 +484,21 @@ func TestDoctorEndToEndKeyMismatch(t *testing.T) {
 		t.Errorf("got %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestDoctorNamesBGPSessionsThatAreDown(t *testing.T) {
+	b := &api.BGPStatus{Peers: []api.BGPPeer{
+		{Address: "198.51.100.1", ASN: 64512, State: "established"},
+		{Address: "198.51.100.2", ASN: 64512, State: "active", Reason: "wrong ASN: the peer's AS number is not the one configured in bgp.peers"},
+	}}
+	got := bgpFindings(b)
+	if len(got) != 1 || got[0].Subject != "198.51.100.2" || got[0].Severity != api.SeverityWarning || !strings.Contains(got[0].Evidence, "wrong ASN") {
+		t.Fatalf("findings %+v, want one warning for 198.51.100.2 with the reason", got)
+	}
+	b.Peers[0].State = "idle"
+	if got := bgpFindings(b); len(got) != 2 || got[0].Severity != api.SeverityError || !strings.Contains(got[0].Problem, "claims no BGP VIP") {
+		t.Errorf("with no session up: %+v, want errors saying no BGP VIP is claimed", got)
+	}
+	if got := bgpFindings(nil); got != nil {
+		t.Errorf("without BGP: %+v", got)
+	}
+}

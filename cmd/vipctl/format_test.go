@@ -259,3 +259,31 @@ func TestStatusJSONIsTheDaemonsStruct(t *testing.T) {
 		t.Errorf("JSON does not round-trip:\n%s\nvs\n%s", buf.String(), again)
 	}
 }
+
+func TestFormatStatusWithBGP(t *testing.T) {
+	st := testStatus()
+	st.VIPs = st.VIPs[:1]
+	st.BGP = &api.BGPStatus{
+		Peers: []api.BGPPeer{
+			{Address: "198.51.100.1", ASN: 64512, State: "established", Since: now.Add(-5 * time.Minute), Announced: 2},
+			{Address: "198.51.100.2", ASN: 64512, State: "active", Reason: "never established; the peer refuses the connection, or TCP 179 is blocked, or the peer has no neighbor statement for this host"},
+		},
+		Routes: []api.BGPRoute{{VIP: "web", Prefix: "192.0.2.10/32", Mode: "owner", Prepend: 2, Since: now.Add(-3 * time.Minute)}},
+	}
+	got := formatStatus(st, now, false)
+	want := `node h1 (vipd 1.0.0), not drained, config /etc/vipd.yaml loaded 2h3m ago
+
+VIP  ADDRESS     HEALTH  OWNER  THIS HOST  SINCE      REASON
+web  192.0.2.10  ok      h1     owner      3m12s ago  owner kept
+
+BGP PEER      ASN    STATE        SINCE     SENT  RECEIVED  REASON
+198.51.100.1  64512  established  5m0s ago  2     0         -
+198.51.100.2  64512  active       -         0     0         never established; the peer refuses the connection, or TCP 179 is blocked, or the peer has no neighbor statement for this host
+
+ROUTE          VIP  MODE   AS-PATH PREPEND  SINCE
+192.0.2.10/32  web  owner  2                3m0s ago
+`
+	if got != want {
+		t.Errorf("status:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -112,7 +112,32 @@ func formatStatus(st api.Status, now time.Time, verbose bool) string {
 			out = append(out, hostRows(st.Node, v)...)
 		}
 	}
+	if st.BGP != nil {
+		out = append(out, "")
+		out = append(out, bgpRows(*st.BGP, now)...)
+	}
 	return lines(out)
+}
+
+// bgpRows are the BGP sessions and the routes this host announces.
+func bgpRows(b api.BGPStatus, now time.Time) []string {
+	if len(b.Peers) == 0 {
+		return []string{"BGP: no peers configured"}
+	}
+	rows := make([][]string, 0, len(b.Peers))
+	for _, p := range b.Peers {
+		rows = append(rows, []string{p.Address, fmt.Sprint(p.ASN), p.State, ago(p.Since, now),
+			fmt.Sprint(p.Announced), fmt.Sprint(p.Received), p.Reason})
+	}
+	out := table([]string{"BGP PEER", "ASN", "STATE", "SINCE", "SENT", "RECEIVED", "REASON"}, rows)
+	if len(b.Routes) == 0 {
+		return append(out, "", "no VIP routes announced by this host")
+	}
+	routes := make([][]string, 0, len(b.Routes))
+	for _, r := range b.Routes {
+		routes = append(routes, []string{r.Prefix, r.VIP, r.Mode, fmt.Sprint(r.Prepend), ago(r.Since, now)})
+	}
+	return append(append(out, ""), table([]string{"ROUTE", "VIP", "MODE", "AS-PATH PREPEND", "SINCE"}, routes)...)
 }
 
 // statusHeader is the lines about this host above the VIP table.

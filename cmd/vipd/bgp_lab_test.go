@@ -266,6 +266,7 @@ func TestLabBGPOwnerCrashFailsOverBeforeTheHoldTimer(t *testing.T) {
 	if paths := b.bgpPaths(bgpPfx4); len(paths) != 1 {
 		t.Fatalf("router holds %d paths for %s, want only the owner's: %+v", len(paths), bgpPfx4, paths)
 	}
+	b.statusShowsBGP(owner, bgpPfx4.String())
 
 	fib := b.watchFIB(bgpPfx4)
 	probe := lab.Probe(context.Background(), b.router.Far(), bgpURL4, labProbe, 200*time.Millisecond)
@@ -453,4 +454,30 @@ func TestLabBGPAllModeECMPShrinksOnAFailingCheck(t *testing.T) {
 			t.Errorf("router still holds h2's path: %+v", bp)
 		}
 	}
+}
+
+// statusShowsBGP checks that `vipctl status --json` on host names its
+// session to the router established and the route it announces.
+func (b *bgpLab) statusShowsBGP(host, prefix string) {
+	b.t.Helper()
+	lab.Eventually(b.t, 20*time.Second, func() error {
+		st, err := b.status(b.host(host))
+		if err != nil {
+			return err
+		}
+		if st.BGP == nil || len(st.BGP.Peers) == 0 {
+			return fmt.Errorf("status on %s shows no BGP peers: %+v", host, st.BGP)
+		}
+		for _, p := range st.BGP.Peers {
+			if p.State != "established" || p.Announced == 0 {
+				return fmt.Errorf("status on %s: BGP peer %s %s (%s), %d routes sent; want established and sending", host, p.Address, p.State, p.Reason, p.Announced)
+			}
+		}
+		for _, r := range st.BGP.Routes {
+			if r.Prefix == prefix {
+				return nil
+			}
+		}
+		return fmt.Errorf("status on %s: routes %+v, want %s", host, st.BGP.Routes, prefix)
+	})
 }

@@ -325,3 +325,17 @@ func (l *vipdLab) macOf(h *lab.Node) string {
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// diagOnFailure logs every host's members and status when the test fails.
+func diagOnFailure(t *testing.T, l *vipdLab) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, h := range l.lab.Hosts() {
+			members, _ := l.vipctl(h, "members")
+			status, _ := l.vipctl(h, "status", "-v")
+			t.Logf("%s members:\n%s\nstatus:\n%s", h.Name(), members, status)
+		}
+	})
+}

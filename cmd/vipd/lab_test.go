@@ -270,3 +270,35 @@ func TestLabStoppingTheOwnerLosesNoRequest(t *testing.T) {
 		}
 	}
 }
+
+// A reload that adds a VIP leaves an owner alone even when it holds its
+// unit only because owners are kept (another host wins the unit's hash):
+// the other hosts must not claim it while they learn the new unit list.
+func TestLabReloadAddingAVIPMovesNoOwnerKept(t *testing.T) {
+	l := newVIPDLabWith(t, lab.Options{Hosts: 3}, "fast", frontVIPs, "")
+	diagOnFailure(t, l)
+	winner := l.agreedOwner("web")
+	if out, err := l.vipctl(l.host(winner), "drain", "--wait"); err != nil {
+		t.Fatalf("vipctl drain --wait: %v\n%s", err, out)
+	}
+	owner := l.agreedOwner("web", winner)
+	if out, err := l.vipctl(l.host(winner), "undrain"); err != nil {
+		t.Fatalf("vipctl undrain: %v\n%s", err, out)
+	}
+	l.answersFrom(url4, owner)
+	probe := lab.Probe(context.Background(), l.lab.Client(), url4, labProbe, 200*time.Millisecond)
+	for _, host := range l.lab.Hosts() {
+		cfg := strings.Replace(l.config(host), "control:", "  - name: api\n    address: 192.0.2.201\n    checks: [web]\ncontrol:", 1)
+		l.writeConfig(host, cfg)
+		if out, err := l.vipctl(host, "reload"); err != nil {
+			t.Fatalf("reload on %s: %v\n%s", host.Name(), err, out)
+		}
+	}
+	l.answersFrom(lab.URL(mustAddr("192.0.2.201"), webPort), l.agreedOwner("api"))
+	after := l.agreedOwner("web")
+	sum := lab.Summarize(probe.Stop())
+	t.Logf("reload adding a VIP while %s keeps web against the hash (%s would win it): %s", owner, winner, sum)
+	if after != owner || len(sum.Bodies) != 1 {
+		t.Errorf("the reload moved web from %s to %s (the client saw %v)", owner, after, sum.Bodies)
+	}
+}
