@@ -41,8 +41,18 @@ type RouterOptions struct {
 	// Keepalive and Hold are the BGP timers the router offers (default FRR's
 	// datacenter profile, 3s and 9s).
 	Keepalive, Hold time.Duration
-	// BFD turns on BFD (FRR's bfdd) towards every host.
-	BFD bool
+	// BFD turns on BFD (FRR's bfdd) towards every host, asking for
+	// packets every BFDInterval (default 100ms) and declaring a host down
+	// after BFDMultiplier (default 3) missed in a row.
+	BFD           bool
+	BFDInterval   time.Duration
+	BFDMultiplier int
+	// EqualRoutes makes the router ignore the AS path's length, so every
+	// host's route is equal whatever vipd prepends: the router keeps the
+	// route it has (the oldest) until its session ends, as with a speaker
+	// that announces equal routes. It also installs one path only (no
+	// ECMP), so the route moves at one instant.
+	EqualRoutes bool
 }
 
 // Router is FRR (zebra and bgpd, and bfdd with BFD) in its own namespace,
@@ -74,6 +84,12 @@ func (l *Lab) AddRouter(t testing.TB, opts RouterOptions) *Router {
 	}
 	if opts.Hold == 0 {
 		opts.Hold = 9 * time.Second
+	}
+	if opts.BFDInterval == 0 {
+		opts.BFDInterval = 100 * time.Millisecond
+	}
+	if opts.BFDMultiplier == 0 {
+		opts.BFDMultiplier = 3
 	}
 	base := strings.TrimSuffix(l.switchNetns, "-sw")
 	r := &Router{
@@ -130,10 +146,15 @@ func (r *Router) frrConfig() string {
 	var b strings.Builder
 	bfd := ""
 	if r.opts.BFD {
-		bfd = " neighbor %[1]s bfd\n"
+		bfd = " neighbor %[1]s bfd profile " + bfdProfile + "\n"
 	}
 	fmt.Fprintf(&b, "hostname router\n!\nrouter bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n bgp bestpath as-path multipath-relax\n",
 		r.opts.ASN, routerLANv4)
+	paths := 8
+	if r.opts.EqualRoutes {
+		b.WriteString(" bgp bestpath as-path ignore\n")
+		paths = 1
+	}
 	for _, h := range r.lab.hosts {
 		for _, a := range []netip.Addr{h.ipv4, h.ipv6} {
 			fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %[1]s timers %d %d\n neighbor %[1]s timers connect 1\n"+bfd,
@@ -141,7 +162,7 @@ func (r *Router) frrConfig() string {
 		}
 	}
 	for _, fam := range []string{"ipv4", "ipv6"} {
-		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 8\n", fam)
+		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths %d\n", fam, paths)
 		for _, h := range r.lab.hosts {
 			a := h.ipv4
 			if fam == "ipv6" {
@@ -174,7 +195,8 @@ func (r *Router) startFRR(ctx context.Context) error {
 	daemons := []string{"zebra"}
 	if r.opts.BFD {
 		daemons = append(daemons, "bfdd")
-		bfdConf := "hostname router\n!\nbfd\n!\n"
+		bfdConf := fmt.Sprintf("hostname router\n!\ndebug bfd peer\ndebug bfd zebra\n!\nbfd\n profile %s\n  receive-interval %d\n  transmit-interval %d\n  detect-multiplier %d\n !\n!\n",
+			bfdProfile, r.opts.BFDInterval.Milliseconds(), r.opts.BFDInterval.Milliseconds(), r.opts.BFDMultiplier)
 		if err := os.WriteFile(filepath.Join(r.dir, "bfdd.conf"), []byte(bfdConf), 0o644); err != nil {
 			return err
 		}
@@ -202,6 +224,10 @@ func (r *Router) startFRR(ctx context.Context) error {
 	}
 	return nil
 }
+
+// bfdProfile is the bfdd profile, with the lab's intervals, that bgpd's
+// neighbors use.
+const bfdProfile = "vipd"
 
 // frrUser runs FRR's daemons: as root they refuse to start, since root is
 // not in the frrvty group.
@@ -342,4 +368,86 @@ func (r *Router) NeighborState(ctx context.Context, addr netip.Addr) (string, er
 		return "", fmt.Errorf("show bgp neighbors %s json: %w: %s", addr, err, out)
 	}
 	return n[addr.String()].State, nil
+}
+
+// BFDPeers returns bfdd's state of each BFD session by peer address, like
+// "up" or "down".
+func (r *Router) BFDPeers(ctx context.Context) (map[netip.Addr]string, error) {
+	out, err := r.Vtysh(ctx, "show bfd peers json")
+	if err != nil {
+		return nil, err
+	}
+	var peers []struct {
+		Peer   string `json:"peer"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(out), &peers); err != nil {
+		return nil, fmt.Errorf("show bfd peers json: %w: %s", err, out)
+	}
+	m := map[netip.Addr]string{}
+	for _, p := range peers {
+		if a, err := netip.ParseAddr(p.Peer); err == nil {
+			m[a] = p.Status
+		}
+	}
+	return m, nil
+}
+
+// DenyAll makes the router drop every route the hosts send it (an inbound
+// route-map that denies everything, as a router that requires a policy
+// nobody wrote): the sessions stay established.
+func (r *Router) DenyAll(ctx context.Context) error {
+	var cmds []string
+	cmds = append(cmds, "configure terminal", fmt.Sprintf("router bgp %d", r.opts.ASN))
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		cmds = append(cmds, "address-family "+fam+" unicast")
+		for _, h := range r.lab.hosts {
+			a := h.ipv4
+			if fam == "ipv6" {
+				a = h.ipv6
+			}
+			cmds = append(cmds, fmt.Sprintf("neighbor %s route-map NOTHING in", a))
+		}
+		cmds = append(cmds, "exit-address-family")
+	}
+	argv := []string{vtyshBin, "--vty_socket", r.dir}
+	for _, c := range cmds {
+		argv = append(argv, "-c", c)
+	}
+	if out, err := r.Run(ctx, argv...); err != nil {
+		return fmt.Errorf("deny all: %w: %s", err, out)
+	}
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		if out, err := r.Vtysh(ctx, "clear bgp "+fam+" unicast * soft in"); err != nil {
+			return fmt.Errorf("clear bgp %s soft in: %w: %s", fam, err, out)
+		}
+	}
+	return nil
+}
+
+// LastReset is why bgpd's session with addr last ended: its "last..."
+// fields, like "lastResetDueTo: BGP Notification send; lastNotificationReason:
+// Cease/BFD Down"; empty if it never did.
+func (r *Router) LastReset(ctx context.Context, addr netip.Addr) (string, error) {
+	out, err := r.Vtysh(ctx, "show bgp neighbors "+addr.String()+" json")
+	if err != nil {
+		return "", err
+	}
+	var n map[string]map[string]any
+	if err := json.Unmarshal([]byte(out), &n); err != nil {
+		return "", fmt.Errorf("show bgp neighbors %s json: %w: %s", addr, err, out)
+	}
+	var parts []string
+	for k, v := range n[addr.String()] {
+		if s, ok := v.(string); ok && strings.HasPrefix(k, "last") {
+			parts = append(parts, k+": "+s)
+		}
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, "; "), nil
+}
+
+// BFDCounters is `show bfd peers counters` as bfdd prints it.
+func (r *Router) BFDCounters(ctx context.Context) (string, error) {
+	return r.Vtysh(ctx, "show bfd peers counters")
 }

@@ -42,9 +42,21 @@ var bgpOwnerVIPs = fmt.Sprintf(`  - {name: web, address: %s, group: front, bgp: 
 type bgpLab struct {
 	*vipdLab
 	router *lab.Router
+	// peer is added to every host's entry of each router peer, like
+	// ", bfd: {enabled: true}".
+	peer string
 }
 
 func newBGPLab(t *testing.T, vips string, ropts lab.RouterOptions) *bgpLab {
+	return newBGPLabPeers(t, vips, ropts, "")
+}
+
+// bfdPeer turns BFD on in the hosts' peer entries at the router's interval
+// (100ms, 3 missed: a dead host is noticed within 300ms).
+const bfdPeer = ", bfd: {enabled: true, min_rx: 100ms, min_tx: 100ms, multiplier: 3}"
+
+// newBGPLabPeers is newBGPLab with peer added to each host's peer entries.
+func newBGPLabPeers(t *testing.T, vips string, ropts lab.RouterOptions, peer string) *bgpLab {
 	lab.RequireRoot(t)
 	bin, err := binaries()
 	if err != nil {
@@ -52,7 +64,7 @@ func newBGPLab(t *testing.T, vips string, ropts lab.RouterOptions) *bgpLab {
 	}
 	l := &vipdLab{t: t, lab: lab.New(t, lab.Options{Hosts: 3}), bin: bin, dir: t.TempDir(),
 		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, profile: "fast", vips: vips}
-	b := &bgpLab{vipdLab: l, router: l.lab.AddRouter(t, ropts)}
+	b := &bgpLab{vipdLab: l, router: l.lab.AddRouter(t, ropts), peer: peer}
 	key := filepath.Join(l.dir, "gossip.key")
 	if out, err := exec.Command(filepath.Join(bin, "vipd"), "keygen", "-o", key).CombinedOutput(); err != nil {
 		t.Fatalf("vipd keygen: %v\n%s", err, out)
@@ -92,8 +104,8 @@ bgp:
   asn: 64513
   router_id: %s
   peers:
-    - {address: %s, asn: 64512, hold_time: 9s, keepalive: 3s}
-    - {address: %q, asn: 64512, hold_time: 9s, keepalive: 3s}
+    - {address: %s, asn: 64512, hold_time: 9s, keepalive: 3s%s}
+    - {address: %q, asn: 64512, hold_time: 9s, keepalive: 3s%s}
 checks:
   web:
     type: http
@@ -109,7 +121,7 @@ vips:
 metrics:
   listen: %s:9469
 `, h.Name(), filepath.Join(b.hostDir(h), "state"), h.IPv4(), strings.Join(peers, ", "),
-		filepath.Join(b.dir, "gossip.key"), h.IPv4(), b.router.IPv4(), b.router.IPv6().String(),
+		filepath.Join(b.dir, "gossip.key"), h.IPv4(), b.router.IPv4(), b.peer, b.router.IPv6().String(), b.peer,
 		webPort, b.vips, b.socket(h), h.IPv4())
 }
 
@@ -480,4 +492,104 @@ func (b *bgpLab) statusShowsBGP(host, prefix string) {
 		}
 		return fmt.Errorf("status on %s: routes %+v, want %s", host, st.BGP.Routes, prefix)
 	})
+}
+
+// firstVia is when the sampled route first went to exactly hop, or false.
+func firstVia(changes []fibChange, hop netip.Addr) (time.Time, bool) {
+	for _, c := range changes {
+		if len(c.hops) == 1 && c.hops[0] == hop {
+			return c.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// bfdUp waits until the router's BFD session with every host address is up.
+func (b *bgpLab) bfdUp() {
+	b.t.Helper()
+	lab.Eventually(b.t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		peers, err := b.router.BFDPeers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, h := range b.lab.Hosts() {
+			for _, a := range []netip.Addr{h.IPv4(), h.IPv6()} {
+				if peers[a] != "up" {
+					return fmt.Errorf("router's BFD sessions %v: %s (%s) is not up", peers, a, h.Name())
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// crashOwner cuts the owner's link, then kills its vipd, as a host losing
+// power: its kernel closes no session, so the router hears nothing more.
+func (b *bgpLab) crashOwner(owner string) {
+	b.t.Helper()
+	if err := b.host(owner).LinkDown(context.Background()); err != nil {
+		b.t.Fatal(err)
+	}
+	b.vipd[owner].Kill()
+	delete(b.vipd, owner)
+}
+
+// TestLabBGPBFDCrashMovesTheRouteWithinDetection: with BFD between FRR's
+// bfdd and vipd's embedded GoBGP, and a router that treats every host's
+// route as equal (so vipd's shorter takeover path cannot help), a crashed
+// owner's route goes as soon as BFD declares it down, long before the hold
+// timer: the router's session with it is down for BFD, and its FIB moves to
+// the new owner.
+func TestLabBGPBFDCrashMovesTheRouteWithinDetection(t *testing.T) {
+	const hold, detect = 9 * time.Second, 300 * time.Millisecond
+	b := newBGPLabPeers(t, bgpOwnerVIPs, lab.RouterOptions{BFD: true, EqualRoutes: true}, bfdPeer)
+	// BFD first: a session that flaps while BFD comes up moves the owner.
+	b.bfdUp()
+	owner := b.agreedOwner("web")
+	b.fibIs(bgpPfx4, owner)
+	b.answersVia(b.router.Far(), bgpURL4, owner)
+
+	fib := b.watchFIB(bgpPfx4)
+	probe := lab.Probe(context.Background(), b.router.Far(), bgpURL4, labProbe, 200*time.Millisecond)
+	crash := time.Now()
+	b.crashOwner(owner)
+	next := b.agreedOwner("web", owner)
+	b.fibIs(bgpPfx4, next)
+	changes := fib.Stop()
+	at, ok := firstVia(changes, b.host(next).IPv4())
+	if !ok {
+		t.Fatalf("router's FIB never went to %s alone: %s", next, fib)
+	}
+	moved := at.Sub(crash)
+	b.answersVia(b.router.Far(), bgpURL4, next)
+	sum := lab.Summarize(probe.Stop())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	peers, err := b.router.BFDPeers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason, err := b.router.LastReset(ctx, b.host(owner).IPv4())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("hard crash of %s with BFD (%v detection) and equal routes, hold time %v: router's route moved to %s within %dms; router's BFD session with %s: %s; its BGP session ended for %q; client: %s",
+		owner, detect, hold, next, moved.Milliseconds(), owner, peers[b.host(owner).IPv4()], reason, sum)
+	t.Logf("router FIB for %s: %s", bgpPfx4, fib)
+	if out, err := b.router.BFDCounters(ctx); err == nil {
+		t.Logf("router's BFD counters:\n%s", out)
+	}
+	if st := peers[b.host(owner).IPv4()]; st != "down" {
+		t.Errorf("router's BFD session with crashed %s is %q, want down", owner, st)
+	}
+	if !strings.Contains(strings.ToLower(reason), "bfd") {
+		t.Errorf("router's session with crashed %s ended for %q, want BFD down", owner, reason)
+	}
+	// The hold timer cannot have ended yet: only BFD can have moved it.
+	if moved >= hold {
+		t.Errorf("route moved after %v, not before the hold time %v", moved, hold)
+	}
 }
