@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -348,5 +349,49 @@ func bgpFindings(b *api.BGPStatus) []api.Finding {
 				"that TCP 179 is open between them ('nc -zv %s 179'), and a password on both sides or neither", p.Address),
 		})
 	}
+	if up > 0 {
+		out = append(out, bgpUnsentRoutes(b)...)
+	}
 	return out
+}
+
+// bgpUnsentRoutes names the routes this host announces that no established
+// session carries: an IPv6 VIP goes only to IPv6 peers and an IPv4 VIP
+// only to IPv4 peers, so with peers of one family the VIPs of the other
+// reach no router.
+func bgpUnsentRoutes(b *api.BGPStatus) []api.Finding {
+	carried := map[bool]bool{} // by Is4
+	for _, p := range b.Peers {
+		if a, err := netip.ParseAddr(p.Address); err == nil && p.State == "established" {
+			carried[a.Unmap().Is4()] = true
+		}
+	}
+	var out []api.Finding
+	for _, r := range b.Routes {
+		pfx, err := netip.ParsePrefix(r.Prefix)
+		if err != nil || carried[pfx.Addr().Is4()] {
+			continue
+		}
+		family, want := "IPv6", "an IPv6 address of the router (like 2001:db8::fe)"
+		if pfx.Addr().Is4() {
+			family, want = "IPv4", "an IPv4 address of the router"
+		}
+		out = append(out, api.Finding{
+			Severity: api.SeverityError, Check: "bgp", Subject: r.VIP,
+			Problem:  fmt.Sprintf("%s (%s) is announced to no router: no %s BGP session is established, and routes go only to peers of their own family", r.VIP, r.Prefix, family),
+			Evidence: fmt.Sprintf("established sessions: %s", establishedPeers(b)),
+			Fix:      fmt.Sprintf("add a peer with %s under bgp.peers (and a neighbor for this host's %s address on the router)", want, family),
+		})
+	}
+	return out
+}
+
+func establishedPeers(b *api.BGPStatus) string {
+	var up []string
+	for _, p := range b.Peers {
+		if p.State == "established" {
+			up = append(up, p.Address)
+		}
+	}
+	return strings.Join(up, ", ")
 }

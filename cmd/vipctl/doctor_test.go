@@ -502,3 +502,22 @@ func TestDoctorNamesBGPSessionsThatAreDown(t *testing.T) {
 		t.Errorf("without BGP: %+v", got)
 	}
 }
+
+func TestDoctorNamesBGPRoutesNoSessionCarries(t *testing.T) {
+	b := &api.BGPStatus{
+		Peers: []api.BGPPeer{{Address: "192.0.2.254", ASN: 64512, State: "established", Announced: 1}},
+		Routes: []api.BGPRoute{
+			{VIP: "web", Prefix: "198.51.100.10/32", Mode: "owner", Prepend: 2},
+			{VIP: "web6", Prefix: "2001:db8:ff::10/128", Mode: "owner", Prepend: 2},
+		},
+	}
+	got := bgpFindings(b)
+	if len(got) != 1 || got[0].Subject != "web6" || got[0].Severity != api.SeverityError ||
+		!strings.Contains(got[0].Problem, "no IPv6 BGP session") || got[0].Evidence != "established sessions: 192.0.2.254" {
+		t.Fatalf("findings %+v, want one error naming web6 and the missing IPv6 session", got)
+	}
+	b.Peers = append(b.Peers, api.BGPPeer{Address: "2001:db8::fe", ASN: 64512, State: "established", Announced: 1})
+	if got := bgpFindings(b); len(got) != 0 {
+		t.Errorf("with a session of each family: %+v, want none", got)
+	}
+}
