@@ -116,7 +116,11 @@ type Membership struct {
 
 	changes chan struct{}
 	// kick asks the updater goroutine to gossip new metadata; done ends it.
-	kick     chan struct{}
+	kick chan struct{}
+	// updating serializes memberlist's UpdateNode: two at once give two
+	// alive messages, and the one with the older incarnation is dropped
+	// unannounced, so its caller waits out its timeout for nothing.
+	updating sync.Mutex
 	done     chan struct{}
 	stopOnce sync.Once
 	stopped  sync.WaitGroup
@@ -213,16 +217,6 @@ func New(opts Options) (*Membership, error) {
 	mc.Delegate = delegate{m}
 	mc.Events = events{m}
 	mc.Logger = memberlistLogger(logger, m.noteMemberlistLine)
-	if opts.wrapTransport != nil {
-		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
-			BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})
-		if err != nil {
-			return nil, fmt.Errorf("membership: starting gossip on %s: %w", net.JoinHostPort(mc.BindAddr, strconv.Itoa(opts.Gossip.Port)), err)
-		}
-		mc.BindPort = nt.GetAutoBindPort()
-		mc.AdvertisePort = mc.BindPort
-		mc.Transport = opts.wrapTransport(nt)
-	}
 
 	switch {
 	case opts.Gossip.Insecure:
@@ -252,8 +246,21 @@ func New(opts Options) (*Membership, error) {
 		mc.GossipVerifyOutgoing = true
 	}
 
+	// vipd's own transport: memberlist's allocates 64 KiB per packet
+	// received (transport.go).
+	nt, err := newTransport(mc.BindAddr, mc.BindPort, mc.Logger.Printf)
+	if err != nil {
+		return nil, fmt.Errorf("membership: starting gossip on %s: %w", net.JoinHostPort(mc.BindAddr, strconv.Itoa(opts.Gossip.Port)), err)
+	}
+	mc.BindPort = nt.Port()
+	mc.AdvertisePort = mc.BindPort
+	mc.Transport = nt
+	if opts.wrapTransport != nil {
+		mc.Transport = opts.wrapTransport(nt)
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		_ = nt.Shutdown() // memberlist leaves a transport it did not make
 		return nil, fmt.Errorf("membership: starting gossip on %s: %w", net.JoinHostPort(mc.BindAddr, strconv.Itoa(opts.Gossip.Port)), err)
 	}
 	m.ml = ml
@@ -276,7 +283,7 @@ func (m *Membership) updater() {
 		case <-m.done:
 			return
 		case <-m.kick:
-			if err := m.ml.UpdateNode(updateTimeout); err != nil {
+			if err := m.updateNode(updateTimeout); err != nil {
 				m.log.Debug("gossiping node metadata", "err", err)
 			}
 		}
@@ -324,7 +331,7 @@ func (m *Membership) Leave(timeout time.Duration) error {
 	err := m.encodeMetaLocked()
 	m.mu.Unlock()
 	if err == nil {
-		if err := m.ml.UpdateNode(timeout / 2); err != nil {
+		if err := m.updateNode(timeout / 2); err != nil {
 			m.log.Debug("gossiping the leaving flag", "err", err)
 		}
 	}
@@ -368,7 +375,9 @@ func (m *Membership) SetLocal(l Local) error {
 }
 
 // SetUnits changes this host's unit list, after a config reload, and
-// gossips it.
+// gossips it. Only a unit list that cannot be gossiped is an error: a
+// broadcast that is slow to go out is not, as the list is in force here
+// and reaches the others with the next gossip round or push/pull.
 func (m *Membership) SetUnits(units []election.Unit) error {
 	m.mu.Lock()
 	err := m.setUnitsLocked(units)
@@ -379,15 +388,25 @@ func (m *Membership) SetUnits(units []election.Unit) error {
 	if err != nil {
 		return err
 	}
-	return m.update()
+	if err := m.update(); err != nil {
+		m.log.Warn("the new VIP list is slow to reach the other hosts; they get it with the next gossip exchange", "err", err)
+	}
+	return nil
 }
 
 func (m *Membership) update() error {
 	m.signal()
-	if err := m.ml.UpdateNode(updateTimeout); err != nil {
+	if err := m.updateNode(updateTimeout); err != nil {
 		return fmt.Errorf("membership: gossiping the new node state: %w", err)
 	}
 	return nil
+}
+
+// updateNode gossips this host's current metadata, one update at a time.
+func (m *Membership) updateNode(timeout time.Duration) error {
+	m.updating.Lock()
+	defer m.updating.Unlock()
+	return m.ml.UpdateNode(timeout)
 }
 
 func (m *Membership) setUnitsLocked(units []election.Unit) error {
