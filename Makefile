@@ -83,6 +83,7 @@ bench: deps
 	$(GO) test ./election/ -run '^$$' -bench . -benchmem
 	$(GO) test ./membership/ -run '^$$' -bench DeadDetection -benchtime 1x
 	VIPD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchmarkVsKeepalived$$' -v ./cmd/vipd/
+	VIPD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchmarkBGP$$' -v ./cmd/vipd/
 
 packages:
 	bash packaging/build.sh $(VERSION) dist

@@ -157,7 +157,10 @@ func (r *Router) frrConfig() string {
 	}
 	for _, h := range r.lab.hosts {
 		for _, a := range []netip.Addr{h.ipv4, h.ipv6} {
-			fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %[1]s timers %d %d\n neighbor %[1]s timers connect 1\n"+bfd,
+			// Explicit indexes: after %[1]s a plain verb would take the
+			// second argument again (the ASN as the keepalive, which FRR
+			// then cut to a third of the hold time).
+			fmt.Fprintf(&b, " neighbor %[1]s remote-as %[2]d\n neighbor %[1]s timers %[3]d %[4]d\n neighbor %[1]s timers connect 1\n"+bfd,
 				a, r.opts.HostASN, int(r.opts.Keepalive.Seconds()), int(r.opts.Hold.Seconds()))
 		}
 	}
