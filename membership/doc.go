@@ -105,10 +105,11 @@
 // crashed host dead. So every host also sends a small heartbeat (a memberlist
 // user message: UDP to the gossip port, encrypted with the keyring, so a
 // firewall on the gossip port cuts it like gossip) to every other member
-// every Timing.HeartbeatInterval (100 ms default, 40 ms fast). A host that
+// every Timing.HeartbeatInterval (150 ms default, 60 ms fast). A host that
 // heard heartbeats from a member and then hears none for
-// Timing.HeartbeatTimeout (300 ms, 120 ms) reports it not alive in View until
-// it is heard again or memberlist decides; Members marks it Silent.
+// Timing.HeartbeatTimeout (400 ms, 160 ms: one lost heartbeat is forgiven)
+// reports it not alive in View until it is heard again or memberlist
+// decides; Members marks it Silent.
 // Heartbeats never bring back a member memberlist has dead. A member never
 // heard (an older version during a rolling upgrade, or one just joined) is
 // judged by memberlist alone. Leave sends a last, stopping heartbeat, so a
@@ -132,7 +133,9 @@
 // Profiles maps the config's default and fast profiles to memberlist's
 // failure detector and gossip timings and to the heartbeat's; see Timing.
 // memberlist's compression is off: the payloads are small, and its LZW
-// writer allocated large buffers for every packet. BenchmarkDeadDetection
+// writer allocated large buffers for every packet. For the same reason
+// gossip goes through vipd's own transport (transport.go): memberlist's
+// allocated a 64 KiB buffer for every packet received. BenchmarkDeadDetection
 // kills hosts without a leave message and prints how long the others take
 // to count them dead in the view (heartbeats) and to declare them dead in
 // gossip (memberlist). A graceful Leave is seen at once.

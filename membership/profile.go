@@ -54,17 +54,20 @@ type Timing struct {
 // Profiles maps each config profile to its timing. See doc.go for the
 // figures they give.
 var Profiles = map[config.Profile]Timing{
-	// default: a crashed host counts as dead 300 ms after its last
-	// heartbeat (BenchmarkDeadDetection); memberlist alone, for a host that
-	// sends no heartbeats, takes about 4-7 s. Metadata changes spread
-	// within a GossipInterval or two.
+	// default: a crashed host counts as dead 400 ms after its last
+	// heartbeat (BenchmarkDeadDetection): a heartbeat every 150 ms, so one
+	// lost heartbeat is forgiven and a sender late by up to 250 ms is not
+	// taken for dead. memberlist alone, for a host that sends no
+	// heartbeats, takes about 4-7 s. Metadata changes are gossiped at once
+	// (UpdateNode) and spread within a GossipInterval or two; a gossip tick
+	// that has nothing to send costs a wake-up, so it is 200 ms.
 	config.ProfileDefault: {
 		ProbeInterval:     time.Second,
 		ProbeTimeout:      500 * time.Millisecond,
 		SuspicionMult:     3,
 		SuspicionMaxMult:  2,
 		IndirectChecks:    3,
-		GossipInterval:    100 * time.Millisecond,
+		GossipInterval:    200 * time.Millisecond,
 		GossipNodes:       4,
 		RetransmitMult:    4,
 		PushPullInterval:  5 * time.Second,
@@ -74,23 +77,23 @@ var Profiles = map[config.Profile]Timing{
 		DeadNodeReclaim:   10 * time.Second,
 		LeaveBroadcastMax: time.Second,
 
-		HeartbeatInterval: 100 * time.Millisecond,
-		HeartbeatTimeout:  300 * time.Millisecond,
+		HeartbeatInterval: 150 * time.Millisecond,
+		HeartbeatTimeout:  400 * time.Millisecond,
 
 		RejoinInterval:     500 * time.Millisecond,
 		RejoinBackoffAfter: 30 * time.Second,
 		RejoinMaxInterval:  2 * time.Second,
 	},
-	// fast: 120 ms after the last heartbeat, for a quiet LAN; more
-	// packets, and more false deaths when hosts are overloaded. memberlist
-	// alone takes about 2-4 s.
+	// fast: 160 ms after the last heartbeat (a heartbeat every 60 ms, one
+	// lost one forgiven), for a quiet LAN; more packets, and more false
+	// deaths when hosts are overloaded. memberlist alone takes about 2-4 s.
 	config.ProfileFast: {
 		ProbeInterval:     500 * time.Millisecond,
 		ProbeTimeout:      250 * time.Millisecond,
 		SuspicionMult:     3,
 		SuspicionMaxMult:  2,
 		IndirectChecks:    3,
-		GossipInterval:    50 * time.Millisecond,
+		GossipInterval:    100 * time.Millisecond,
 		GossipNodes:       4,
 		RetransmitMult:    4,
 		PushPullInterval:  3 * time.Second,
@@ -100,8 +103,8 @@ var Profiles = map[config.Profile]Timing{
 		DeadNodeReclaim:   10 * time.Second,
 		LeaveBroadcastMax: time.Second,
 
-		HeartbeatInterval: 40 * time.Millisecond,
-		HeartbeatTimeout:  120 * time.Millisecond,
+		HeartbeatInterval: 60 * time.Millisecond,
+		HeartbeatTimeout:  160 * time.Millisecond,
 
 		RejoinInterval:     250 * time.Millisecond,
 		RejoinBackoffAfter: 30 * time.Second,

@@ -20,7 +20,7 @@ import (
 // connections to some addresses vanish, as behind a firewall rule that
 // drops them. Cutting both directions takes the rule on both hosts.
 type cutTransport struct {
-	*memberlist.NetTransport
+	memberlist.NodeAwareTransport
 	mu  sync.Mutex
 	cut map[string]bool
 }
@@ -45,7 +45,7 @@ func (t *cutTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	if t.blocked(addr) {
 		return time.Now(), nil
 	}
-	return t.NetTransport.WriteTo(b, addr)
+	return t.NodeAwareTransport.WriteTo(b, addr)
 }
 
 func (t *cutTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
@@ -56,7 +56,7 @@ func (t *cutTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn
 	if t.blocked(addr) {
 		return nil, errCut
 	}
-	return t.NetTransport.DialTimeout(addr, timeout)
+	return t.NodeAwareTransport.DialTimeout(addr, timeout)
 }
 
 func (t *cutTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
@@ -82,7 +82,7 @@ func cuttable(t *testing.T, n int, profile config.Profile, configured bool) (*cl
 			Units:  c.units,
 			Logger: testLogger(t, "n"+string(rune('0'+i))),
 			wrapTransport: func(nt memberlist.NodeAwareTransport) memberlist.NodeAwareTransport {
-				ct.NetTransport = nt.(*memberlist.NetTransport)
+				ct.NodeAwareTransport = nt
 				return ct
 			},
 		})
