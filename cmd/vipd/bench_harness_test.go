@@ -70,15 +70,28 @@ type benchScenario struct {
 	Key  string `json:"key"`
 	Name string `json:"name"`
 	Heal bool   `json:"heal,omitempty"`
+	// Handover marks a make-before-break scenario (stop, drain): vipd runs
+	// it benchPlan.HandoverRuns times, for the promise of 0 failed requests.
+	Handover bool `json:"handover,omitempty"`
+	// Checks, when set, are the checks vipd runs for this scenario instead
+	// of the bench's 100 ms ones; a system that cannot change its checks
+	// (keepalived, whose track script runs every 1 s anyway) skips it.
+	Checks *benchChecks `json:"-"`
+}
+
+// benchCheckSetter is a system whose checks a scenario can change.
+type benchCheckSetter interface {
+	SetChecks(c benchChecks) error
 }
 
 var benchScenarios = []benchScenario{
-	{"hard-crash", "hard crash (SIGKILL + link down)", false},
-	{"stop", "graceful stop (SIGTERM)", false},
-	{"drain", "drain / priority drop", false},
-	{"backend", "backend failure (nginx stopped)", false},
-	{"partition-heal", "partition heal (owner's gossip / VRRP cut 6 s)", true},
-	{"link-flap", "link flap of the owner (down 2 s)", true},
+	{Key: "hard-crash", Name: "hard crash (SIGKILL + link down)"},
+	{Key: "stop", Name: "graceful stop (SIGTERM)", Handover: true},
+	{Key: "drain", Name: "drain / priority drop", Handover: true},
+	{Key: "backend", Name: "backend failure (nginx stopped)"},
+	{Key: "backend-default", Name: "backend failure, default check settings", Checks: &benchDefaultChecks},
+	{Key: "partition-heal", Name: "partition heal (owner's gossip / VRRP cut 6 s)", Heal: true},
+	{Key: "link-flap", Name: "link flap of the owner (down 2 s)", Heal: true},
 }
 
 // benchPoint is one probe as the client saw it, for the plot.
@@ -91,9 +104,13 @@ type benchPoint struct {
 
 // benchRun is one failover as the client saw it.
 type benchRun struct {
-	Owner     string       `json:"owner"`
-	GapMS     float64      `json:"gap_ms"`
-	Failed    int          `json:"failed"`
+	Owner  string  `json:"owner"`
+	GapMS  float64 `json:"gap_ms"`
+	Failed int     `json:"failed"`
+	// Reset counts the failed requests whose connection was open when the
+	// client's neighbour entry moved to the new owner, which reset it
+	// (lab.Summary.Reset): a request in flight across the switch.
+	Reset     int          `json:"reset"`
 	OK        int          `json:"ok"`
 	Bodies    []string     `json:"answered_by"`
 	Recovered bool         `json:"recovered"`
@@ -128,7 +145,7 @@ func runScenario(t *testing.T, sys benchSystem, sc benchScenario) (benchRun, err
 		faultErr = sys.Stop(h)
 	case "drain":
 		faultErr = sys.Drain(h)
-	case "backend":
+	case "backend", "backend-default":
 		faultErr = sys.Nginx(h).Stop()
 	default:
 		faultErr = fmt.Errorf("unknown scenario %q", sc.Key)
@@ -140,7 +157,7 @@ func runScenario(t *testing.T, sys benchSystem, sc benchScenario) (benchRun, err
 	results := probe.Stop()
 
 	sum := lab.Summarize(results)
-	run := benchRun{Owner: owner, GapMS: ms(sum.LongestGap), Failed: sum.Failed, OK: sum.OK,
+	run := benchRun{Owner: owner, GapMS: ms(sum.LongestGap), Failed: sum.Failed, Reset: sum.Reset, OK: sum.OK,
 		Bodies: sum.Bodies, Recovered: recovered}
 	for _, r := range results {
 		run.Timeline = append(run.Timeline, benchPoint{T: r.Sent.Sub(fault).Seconds(), OK: r.OK(),
@@ -158,7 +175,7 @@ func runScenario(t *testing.T, sys benchSystem, sc benchScenario) (benchRun, err
 		restoreErr = sys.Start(h)
 	case "drain":
 		restoreErr = sys.Undrain(h)
-	case "backend":
+	case "backend", "backend-default":
 		sys.SetNginx(h, lab.StartNginx(t, h, lab.NginxOptions{Port: webPort}))
 	}
 	if faultErr != nil {

@@ -23,7 +23,9 @@ type benchCell struct {
 	Gap          benchStats `json:"gap_ms"`
 	Failed       benchStats `json:"failed"`
 	FailedTotal  int        `json:"failed_total"`
-	NotRecovered int        `json:"not_recovered"`
+	// ResetTotal of FailedTotal were connections reset by the new owner.
+	ResetTotal   int `json:"reset_total"`
+	NotRecovered int `json:"not_recovered"`
 	// Heal marks a heal scenario's cell; HealStats condenses its runs.
 	Heal      bool           `json:"heal,omitempty"`
 	HealStats *benchHealCell `json:"heal_stats,omitempty"`
@@ -118,11 +120,12 @@ func (r *benchReport) finish(took time.Duration) {
 	r.DurationS = took.Round(time.Second).Seconds()
 	for _, c := range r.Cells {
 		var gaps, failed []float64
-		c.FailedTotal, c.NotRecovered = 0, 0
+		c.FailedTotal, c.ResetTotal, c.NotRecovered = 0, 0, 0
 		for _, run := range c.Runs {
 			gaps = append(gaps, run.GapMS)
 			failed = append(failed, float64(run.Failed))
 			c.FailedTotal += run.Failed
+			c.ResetTotal += run.Reset
 			if !run.Recovered {
 				c.NotRecovered++
 			}
@@ -177,13 +180,13 @@ func fmtStats(s benchStats) string {
 func (r *benchReport) table() string {
 	var b bytes.Buffer
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "scenario\tsystem\tgap ms min / median / max\tfailed min / median / max (total)\tnot recovered\n")
+	fmt.Fprintf(tw, "scenario\tsystem\tgap ms min / median / max\tfailed min / median / max (total)\tof which resets\tnot recovered\n")
 	for _, c := range r.Cells {
-		if c.Heal {
+		if c.Heal || len(c.Runs) == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%d)\t%d/%d\n", c.ScenarioName, c.System, fmtStats(c.Gap),
-			fmtStats(c.Failed), c.FailedTotal, c.NotRecovered, len(c.Runs))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%d)\t%d\t%d/%d\n", c.ScenarioName, c.System, fmtStats(c.Gap),
+			fmtStats(c.Failed), c.FailedTotal, c.ResetTotal, c.NotRecovered, len(c.Runs))
 	}
 	tw.Flush()
 	if r.hasHeal() {
@@ -212,10 +215,10 @@ func (r *benchReport) table() string {
 	if len(r.Idle) > 0 {
 		b.WriteString("\n")
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "idle (%d hosts, %d VIPs, %.0f s)\tCPU %% of a core per host\tRSS MiB per host\tprocesses per host\twhat runs\n",
+		fmt.Fprintf(tw, "idle (%d hosts, %d VIPs, %.0f s)\tCPU %% of a core per host\tRSS MiB per host\tof which private (RssAnon)\tprocesses per host\twhat runs\n",
 			r.Idle[0].Hosts, r.Idle[0].VIPs, r.Idle[0].Secs)
 		for _, i := range r.Idle {
-			fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%d (%s)\t%s\n", i.System, i.CPUPercent, i.RSSMiB, i.Processes, strings.Join(i.Commands, ", "), i.Runs)
+			fmt.Fprintf(tw, "%s\t%.2f\t%.1f\t%.1f\t%d (%s)\t%s\n", i.System, i.CPUPercent, i.RSSMiB, i.AnonMiB, i.Processes, strings.Join(i.Commands, ", "), i.Runs)
 		}
 		tw.Flush()
 	}
@@ -291,6 +294,56 @@ func (r *benchReport) goals() []string {
 	return out
 }
 
+// perfGoals are the figures issue #16 reads the results against.
+func (r *benchReport) perfGoals() []string {
+	var out []string
+	check := func(what string, ok bool, got string) {
+		verdict := "met"
+		if !ok {
+			verdict = "**missed**"
+		}
+		out = append(out, fmt.Sprintf("- %s: %s (%s)", what, verdict, got))
+	}
+	for _, i := range r.Idle {
+		var limit float64
+		switch i.System {
+		case "vipd default, check every 1s":
+			limit = 0.3
+		case "vipd fast, check every 1s":
+			limit = 1
+		default:
+			continue
+		}
+		check(fmt.Sprintf("idle CPU ≤ %.1f %% of a core and RSS ≤ 20 MiB per host, %s", limit, i.System),
+			i.CPUPercent <= limit && i.RSSMiB <= 20, fmt.Sprintf("%.2f %%, %.1f MiB", i.CPUPercent, i.RSSMiB))
+	}
+	for _, g := range []struct {
+		sys   string
+		limit float64
+	}{{"vipd default", 400}, {"vipd fast", 200}} {
+		if c := r.cell("hard-crash", g.sys); c != nil && len(c.Runs) > 0 {
+			check(fmt.Sprintf("hard crash median ≤ %.1f s on `%s`", g.limit/1000, strings.TrimPrefix(g.sys, "vipd ")),
+				c.Gap.Median <= g.limit, fmt.Sprintf("%.0f ms", c.Gap.Median))
+		}
+	}
+	for _, sys := range []string{"vipd default", "vipd fast"} {
+		if c := r.cell("backend-default", sys); c != nil && len(c.Runs) > 0 {
+			check(fmt.Sprintf("backend failure with default check settings median ≤ 0.6 s on `%s`", strings.TrimPrefix(sys, "vipd ")),
+				c.Gap.Median <= 600, fmt.Sprintf("%.0f ms", c.Gap.Median))
+		}
+	}
+	for _, sc := range []string{"stop", "drain"} {
+		for _, sys := range []string{"vipd default", "vipd fast"} {
+			if c := r.cell(sc, sys); c != nil && len(c.Runs) > 0 {
+				check(fmt.Sprintf("%s on `%s`: 0 failed requests other than resets", c.ScenarioName, strings.TrimPrefix(sys, "vipd ")),
+					c.FailedTotal == c.ResetTotal,
+					fmt.Sprintf("%d failed in %d runs, %d of them resets", c.FailedTotal, len(c.Runs), c.ResetTotal))
+			}
+		}
+	}
+	return out
+}
+
 func (r *benchReport) write(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -335,7 +388,9 @@ func (r *benchReport) markdown() string {
 	b.WriteString("- **hard crash**: SIGKILL of the daemon's process group on the owner, then its eth0 set down (cable pulled).\n")
 	b.WriteString("- **graceful stop**: SIGTERM to the owner's daemon (vipd hands its VIPs over; keepalived sends a priority-0 advert).\n")
 	b.WriteString("- **drain / priority drop**: vipd: `vipctl drain --wait` on the owner. keepalived: the owner's `track_file` is set to -50, dropping its priority from 100 to 50, below both backups, which preempt.\n")
-	b.WriteString("- **backend failure**: nginx stopped on the owner; vipd's http check (every 100 ms, fall 2) or keepalived's `vrrp_script` (curl every 1 s, the shortest interval keepalived allows, fall 1) notices.\n\n")
+	b.WriteString("- **backend failure**: nginx stopped on the owner; vipd's http check (every 100 ms, fall 2) or keepalived's `vrrp_script` (curl every 1 s, the shortest interval keepalived allows, fall 1) notices.\n")
+	b.WriteString("- **backend failure, default check settings**: the same, vipd only, after a reload to the check settings a user gets by default (interval 1 s, timeout 500 ms, fall 2, a failing check re-checked every `fast_interval` 200 ms, a refused connection down at once); keepalived's row is the one above.\n\n")
+	fmt.Fprintf(&b, "vipd's graceful stop and drain run %d times each (their promise is 0 failed requests); **of which resets** counts the failed requests whose connection was open when the client's neighbour entry moved to the new owner, which reset it.\n\n", r.plan.HandoverRuns)
 	b.WriteString("Heal scenarios (issue #15): the fault is undone after a while, and what counts is how fast the cluster is back to **exactly one MAC answering ARP** for the VIP. ")
 	fmt.Fprintf(&b, "Besides the HTTP probes, the client sends one ARP request for the VIP after another (`arping -c 1 -w %s`, about 3 a second) and counts the distinct MACs that answer each. ", benchARPWait)
 	fmt.Fprintf(&b, "A run watches at least %v after the heal and ends once one MAC has answered alone for %v.\n\n", benchHealObserve, benchHealStableFor)
@@ -357,19 +412,24 @@ func (r *benchReport) markdown() string {
 		b.WriteString(strings.Join(g, "\n"))
 		b.WriteString("\n\n")
 	}
+	if g := r.perfGoals(); len(g) > 0 {
+		b.WriteString("Goals from issue #16 (idle cost, default checks, handovers):\n\n")
+		b.WriteString(strings.Join(g, "\n"))
+		b.WriteString("\n\n")
+	}
 	if g := r.healGoals(); len(g) > 0 {
 		b.WriteString("Goals from issue #15 (heal rows):\n\n")
 		b.WriteString(strings.Join(g, "\n"))
 		b.WriteString("\n\n")
 	}
-	b.WriteString("| scenario | system | gap ms min | median | max | failed min | median | max | failed total | not recovered |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| scenario | system | gap ms min | median | max | failed min | median | max | failed total | of which resets | not recovered |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, c := range r.Cells {
-		if c.Heal {
+		if c.Heal || len(c.Runs) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d/%d |\n", c.ScenarioName, c.System,
-			c.Gap.Min, c.Gap.Median, c.Gap.Max, c.Failed.Min, c.Failed.Median, c.Failed.Max, c.FailedTotal, c.NotRecovered, len(c.Runs))
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %d | %d | %d/%d |\n", c.ScenarioName, c.System,
+			c.Gap.Min, c.Gap.Median, c.Gap.Max, c.Failed.Min, c.Failed.Median, c.Failed.Max, c.FailedTotal, c.ResetTotal, c.NotRecovered, len(c.Runs))
 	}
 	if r.hasHeal() {
 		b.WriteString("\n| heal scenario | system | one MAC after heal ms min | median | max | failed min | median | max | failed total | gap ms median | moves min | median | max | ARP requests with 2+ MACs during fault | not settled |\n")
@@ -406,9 +466,11 @@ func (r *benchReport) markdown() string {
 		fmt.Fprintf(&b, "\n## Idle cost\n\n%d hosts, %d VIPs, nothing failing, every row in its own lab at the same time, measured over %.0f s from /proc: ", r.Idle[0].Hosts, r.Idle[0].VIPs, r.Idle[0].Secs)
 		b.WriteString("CPU is utime+stime of the daemon's process group, children included (keepalived's curl checks), per host in percent of one core; RSS is VmRSS of the group per host, averaged over samples every 5 s.\n\n")
 		b.WriteString("The rows separate the protocol from the checks: vipd with its http check and with none, keepalived with its curl track script (a fork a second) and without.\n\n")
-		b.WriteString("| system | CPU % of a core per host | RSS MiB per host | processes per host | what runs |\n|---|--:|--:|---|---|\n")
+		b.WriteString("RSS counts the executable's pages mapped into the process too; **private** is RssAnon, the process's own memory (heap, stacks). ")
+		b.WriteString("vipd is one Go binary of some 35 MB (GoBGP included) that the kernel may map with huge pages, so its RSS is about the binary's size plus the private part; the binary's pages are shared with the page cache and every vipd on the host.\n\n")
+		b.WriteString("| system | CPU % of a core per host | RSS MiB per host | of which private MiB | processes per host | what runs |\n|---|--:|--:|--:|---|---|\n")
 		for _, i := range r.Idle {
-			fmt.Fprintf(&b, "| %s | %.2f | %.1f | %d (%s) | %s |\n", i.System, i.CPUPercent, i.RSSMiB, i.Processes, strings.Join(i.Commands, ", "), i.Runs)
+			fmt.Fprintf(&b, "| %s | %.2f | %.1f | %.1f | %d (%s) | %s |\n", i.System, i.CPUPercent, i.RSSMiB, i.AnonMiB, i.Processes, strings.Join(i.Commands, ", "), i.Runs)
 		}
 	}
 	b.WriteString("\n## Caveats\n\n")

@@ -128,7 +128,13 @@ type benchIdle struct {
 	CPUPercent float64 `json:"cpu_percent_per_host"`
 	// RSSMiB is the mean resident memory per host of the daemon's process
 	// group (keepalived: parent and VRRP child), sampled every 5 s.
-	RSSMiB    float64  `json:"rss_mib_per_host"`
+	RSSMiB float64 `json:"rss_mib_per_host"`
+	// AnonMiB is the part of RSSMiB that is the processes' own memory
+	// (RssAnon: heap, stacks); the rest is the executable's and libraries'
+	// pages, shared with the page cache and every other process running
+	// them, which a kernel that maps a file's page cache with huge pages
+	// counts nearly whole.
+	AnonMiB   float64  `json:"anon_mib_per_host"`
 	Processes int      `json:"processes_per_host"`
 	Commands  []string `json:"commands"`
 }
@@ -150,6 +156,7 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, p
 	type sample struct {
 		ticks uint64
 		rss   uint64 // KiB
+		anon  uint64 // KiB
 		procs int
 		comms []string
 	}
@@ -165,6 +172,7 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, p
 			for _, p := range groupProcs(pgid) {
 				sm.ticks += p.ticks
 				sm.rss += p.rssKiB
+				sm.anon += p.anonKiB
 				sm.procs++
 				sm.comms = append(sm.comms, p.comm)
 			}
@@ -174,6 +182,7 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, p
 	}
 	first := make([]map[string]sample, len(syss))
 	rssSum := make([]uint64, len(syss))
+	anonSum := make([]uint64, len(syss))
 	rssN := make([]int, len(syss))
 	for i, s := range syss {
 		first[i] = read(s)
@@ -184,6 +193,7 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, p
 		for i, s := range syss {
 			for _, sm := range read(s) {
 				rssSum[i] += sm.rss
+				anonSum[i] += sm.anon
 				rssN[i]++
 			}
 		}
@@ -208,6 +218,7 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, p
 		}
 		if rssN[i] > 0 {
 			row.RSSMiB = float64(rssSum[i]) / float64(rssN[i]) / 1024
+			row.AnonMiB = float64(anonSum[i]) / float64(rssN[i]) / 1024
 		}
 		t.Logf("idle %s: %+v", s.Name(), row)
 		rows = append(rows, row)
@@ -224,10 +235,11 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, p
 }
 
 type procInfo struct {
-	pid    int
-	comm   string
-	ticks  uint64
-	rssKiB uint64
+	pid     int
+	comm    string
+	ticks   uint64
+	rssKiB  uint64
+	anonKiB uint64
 }
 
 func readComm(pid int) string {
@@ -264,25 +276,31 @@ func groupProcs(pgid int) []procInfo {
 			v, _ := strconv.ParseUint(f[i], 10, 64)
 			p.ticks += v
 		}
-		p.rssKiB = readRSS(pid)
+		p.rssKiB, p.anonKiB = readRSS(pid)
 		out = append(out, p)
 	}
 	return out
 }
 
-func readRSS(pid int) uint64 {
+// readRSS returns VmRSS and RssAnon of pid in KiB.
+func readRSS(pid int) (rss, anon uint64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest)
-			if len(f) > 0 {
-				v, _ := strconv.ParseUint(f[0], 10, 64)
-				return v
-			}
+		key, rest, ok := strings.Cut(line, ":")
+		f := strings.Fields(rest)
+		if !ok || len(f) == 0 {
+			continue
+		}
+		v, _ := strconv.ParseUint(f[0], 10, 64)
+		switch key {
+		case "VmRSS":
+			rss = v
+		case "RssAnon":
+			anon = v
 		}
 	}
-	return 0
+	return rss, anon
 }

@@ -17,16 +17,19 @@ import (
 // benchPlan says how much of the benchmark to run: the full one for `make
 // bench`, a short one for the smoke test that keeps the harness from rotting.
 type benchPlan struct {
-	Runs        int
-	Systems     []string // keys of benchSystemMakers
-	Scenarios   []benchScenario
-	ScaleVIPs   int // VIPs on the owner in the scale row (0: skip)
-	ScaleRuns   int
-	ConvAgents  int
-	ConvVIPs    int
-	IdleFor     time.Duration
-	IdleVIPs    int
-	IdleSystems []string // keys of benchIdleMakers
+	Runs int
+	// HandoverRuns is how often vipd runs the handover scenarios (stop,
+	// drain), whose promise is 0 failed requests (0: Runs).
+	HandoverRuns int
+	Systems      []string // keys of benchSystemMakers
+	Scenarios    []benchScenario
+	ScaleVIPs    int // VIPs on the owner in the scale row (0: skip)
+	ScaleRuns    int
+	ConvAgents   int
+	ConvVIPs     int
+	IdleFor      time.Duration
+	IdleVIPs     int
+	IdleSystems  []string // keys of benchIdleMakers
 	// IdleProfiles, when set, is where the idle rows' vipd write CPU profiles.
 	IdleProfiles string
 	OutDir       string
@@ -144,7 +147,8 @@ func benchOnly(plan benchPlan) (benchPlan, error) {
 // TestBenchmarkVsKeepalived is `sudo make bench`: vipd against keepalived
 // in the same lab, in the same run. It runs only with VIPD_BENCH=1, prints
 // the table and writes docs/benchmarks.{md,json} and docs/failover.png. It
-// asserts no timing. VIPD_BENCH_RUNS changes the number of runs (default 5);
+// asserts no timing. VIPD_BENCH_RUNS changes the number of runs (default 5),
+// VIPD_BENCH_HANDOVER_RUNS that of vipd's stop and drain runs (default 20);
 // VIPD_BENCH_ONLY runs a part (see benchOnly), VIPD_BENCH_IDLE the length of
 // the idle sample (default 60s), VIPD_BENCH_PROFILE=DIR writes a CPU profile
 // of every vipd of the idle rows to DIR, and VIPD_BENCH_OUT where the
@@ -162,6 +166,14 @@ func TestBenchmarkVsKeepalived(t *testing.T) {
 		}
 		runs = n
 	}
+	handoverRuns := 20
+	if s := os.Getenv("VIPD_BENCH_HANDOVER_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("VIPD_BENCH_HANDOVER_RUNS=%q: want a positive number", s)
+		}
+		handoverRuns = n
+	}
 	out := os.Getenv("VIPD_BENCH_OUT")
 	if out == "" {
 		out = filepath.Join("..", "..", "docs")
@@ -174,8 +186,13 @@ func TestBenchmarkVsKeepalived(t *testing.T) {
 		}
 		idleFor = d
 	}
+	if dir := os.Getenv("VIPD_BENCH_PROFILE"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatalf("VIPD_BENCH_PROFILE: %v", err)
+		}
+	}
 	plan, err := benchOnly(benchPlan{
-		Runs: runs, Systems: benchAllSystems, Scenarios: benchScenarios,
+		Runs: runs, HandoverRuns: handoverRuns, Systems: benchAllSystems, Scenarios: benchScenarios,
 		ScaleVIPs: 1000, ScaleRuns: runs,
 		ConvAgents: 100, ConvVIPs: 1000,
 		IdleFor: idleFor, IdleVIPs: 10, IdleSystems: benchAllIdle,
@@ -253,8 +270,23 @@ func runBench(t *testing.T, plan benchPlan) *benchReport {
 	for _, name := range plan.Systems {
 		t.Run(safeName(name), func(t *testing.T) {
 			sys := benchSystemMakers[name](t, 1, false)
+			_, isVIPD := sys.(*vipdBench)
 			for _, sc := range plan.Scenarios {
-				for i := range plan.Runs {
+				runs := plan.Runs
+				if sc.Handover && isVIPD && plan.HandoverRuns > 0 {
+					runs = plan.HandoverRuns
+				}
+				if sc.Checks != nil {
+					setter, ok := sys.(benchCheckSetter)
+					if !ok {
+						continue // its checks are what they are: the backend row
+					}
+					if err := setter.SetChecks(*sc.Checks); err != nil {
+						t.Errorf("%s: %v", sc.Key, err)
+						continue
+					}
+				}
+				for i := range runs {
 					var run benchRun
 					var err error
 					if sc.Heal {
@@ -277,10 +309,15 @@ func runBench(t *testing.T, plan benchPlan) *benchReport {
 							sc.Key, name, i+1, run.Owner, hr.Final, hr.SettleMS, hr.Settled, hr.FaultMulti, hr.FaultPolls,
 							hr.FaultMaxMACs, run.GapMS, run.Failed, run.Bodies, fmtARPChanges(hr.Changes))
 					} else {
-						t.Logf("%s / %s run %d: owner %s gap %.0f ms failed %d answered by %v recovered %v",
-							sc.Key, name, i+1, run.Owner, run.GapMS, run.Failed, run.Bodies, run.Recovered)
+						t.Logf("%s / %s run %d: owner %s gap %.0f ms failed %d (resets %d) answered by %v recovered %v",
+							sc.Key, name, i+1, run.Owner, run.GapMS, run.Failed, run.Reset, run.Bodies, run.Recovered)
 					}
 					rep.add(sc, name, run)
+				}
+				if sc.Checks != nil {
+					if err := sys.(benchCheckSetter).SetChecks(benchFailoverChecks); err != nil {
+						t.Errorf("%s: putting the bench's checks back: %v", sc.Key, err)
+					}
 				}
 			}
 		})
@@ -314,6 +351,9 @@ func runBench(t *testing.T, plan benchPlan) *benchReport {
 	}
 	rep.finish(time.Since(started))
 	fmt.Print(rep.table())
+	if g := rep.perfGoals(); len(g) > 0 {
+		fmt.Printf("\ngoals from issue #16:\n%s\n", strings.Join(g, "\n"))
+	}
 	if err := rep.write(plan.OutDir); err != nil {
 		t.Error(err)
 	}

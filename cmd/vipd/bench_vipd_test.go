@@ -47,7 +47,25 @@ type benchChecks struct {
 var (
 	benchFailoverChecks = benchChecks{Interval: 100 * time.Millisecond, Timeout: 90 * time.Millisecond}
 	benchIdleChecks     = benchChecks{Interval: time.Second, Timeout: 500 * time.Millisecond}
+	// benchDefaultChecks are the config's defaults (interval 1 s, timeout
+	// 500 ms, fall 2, fast_interval 200 ms): the backend-default row.
+	benchDefaultChecks = benchChecks{Interval: time.Second, Timeout: 500 * time.Millisecond}
 )
+
+// SetChecks gives every host's vipd other checks, by a reload.
+func (b *vipdBench) SetChecks(c benchChecks) error {
+	b.checks = c
+	for _, h := range b.lab.Hosts() {
+		b.writeConfig(h, b.config(h))
+		if _, ok := b.vipd[h.Name()]; !ok {
+			continue // started later with the new file
+		}
+		if out, err := b.vipctl(h, "reload"); err != nil {
+			return fmt.Errorf("vipctl reload on %s: %w: %s", h.Name(), err, out)
+		}
+	}
+	return nil
+}
 
 // newVIPDBench starts a lab of three hosts running nginx and vipd with the
 // given profile and nVIPs VIPs; the first is the probed 192.0.2.200. With
