@@ -3,10 +3,12 @@ package lab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -110,4 +112,19 @@ func (p *Prober) Stop() []Result {
 	p.stop()
 	<-p.done
 	return p.Results()
+}
+
+// WaitHeard waits until the prober has had an answer from the host whose
+// page says host, so a summary taken right after ends with it.
+func (p *Prober) WaitHeard(t testing.TB, host string, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, func() error {
+		rs := p.Results()
+		for i := len(rs) - 1; i >= 0; i-- {
+			if rs[i].OK() && rs[i].Body == host {
+				return nil
+			}
+		}
+		return fmt.Errorf("the prober has no answer from %s yet (%d requests)", host, len(rs))
+	})
 }

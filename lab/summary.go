@@ -60,6 +60,14 @@ func Summarize(results []Result) Summary {
 	return s
 }
 
+// Last is the body of the last answer, "" when nothing answered.
+func (s Summary) Last() string {
+	if len(s.Bodies) == 0 {
+		return ""
+	}
+	return s.Bodies[len(s.Bodies)-1]
+}
+
 func (s Summary) String() string {
 	return fmt.Sprintf("ok=%d failed=%d (reset in flight %d) bodies=%v longest_gap=%dms",
 		s.OK, s.Failed, s.Reset, s.Bodies, s.LongestGap.Milliseconds())

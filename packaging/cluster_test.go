@@ -449,7 +449,7 @@ func (c *cluster) stepWatchdog(t *testing.T) {
 	c.answersFrom(t, clusterVIP6, next)
 	s4, s6 := p.stop(t, "SIGSTOP of vipd on "+owner+", watchdog restart after "+restartedAfter.Round(100*time.Millisecond).String())
 	for _, s := range []lab.Summary{s4, s6} {
-		if s.Bodies[len(s.Bodies)-1] != next {
+		if s.Last() != next {
 			t.Errorf("the client's last answers came from %v, want %s", s.Bodies, next)
 		}
 	}

@@ -31,9 +31,10 @@ func TestLabOwnerCrashMovesTheVIP(t *testing.T) {
 	}
 	next := l.agreedOwner("web", owner)
 	l.answersFrom(url4, next)
+	probe.WaitHeard(t, next, 10*time.Second)
 	sum := lab.Summarize(probe.Stop())
 	t.Logf("hard crash of %s: %s", owner, sum)
-	if got := sum.Bodies[len(sum.Bodies)-1]; got != next {
+	if got := sum.Last(); got != next {
 		t.Errorf("client's last answers came from %s, want %s", got, next)
 	}
 	if macs := l.arpMACs(vip4); !slices.Equal(macs, []string{l.macOf(l.host(next))}) {
