@@ -232,7 +232,9 @@ func TestBenchSmoke(t *testing.T) {
 		}
 	}
 	for _, c := range rep.Cells {
-		if len(c.Runs) == 0 {
+		if len(c.Runs) == 0 && !(setsChecks(c.Scenario) && strings.HasPrefix(c.System, "keepalived")) {
+			// keepalived's checks cannot be changed per scenario: it has
+			// no run of a row that sets them.
 			t.Errorf("%s / %s: no run recorded", c.Scenario, c.System)
 		}
 		if !c.Heal {
@@ -368,4 +370,14 @@ func safeName(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// setsChecks reports whether the scenario with key changes the checks.
+func setsChecks(key string) bool {
+	for _, sc := range benchScenarios {
+		if sc.Key == key {
+			return sc.Checks != nil
+		}
+	}
+	return false
 }
