@@ -62,6 +62,10 @@ func deadDetection(b *testing.B, profile config.Profile, hosts, kills int) detec
 	var viewMS, gossipMS []float64
 	for i := range kills {
 		victim := c.remove(i % len(c.nodes))
+		// A host that joined moments ago may not have heard the victim
+		// yet, and would judge it by memberlist alone: measure the
+		// heartbeats' rule, for a victim every host has heard.
+		waitHeard(b, c.nodes, victim.Name())
 		killed[victim.Name()] = true
 		start := time.Now()
 		if err := victim.Shutdown(); err != nil {

@@ -15,20 +15,7 @@ func TestHeartbeatsDetectACrash(t *testing.T) {
 	key, _ := GenerateKey()
 	c := newCluster(t, 3, config.ProfileDefault, key)
 	victim := c.remove(2)
-	// Every host has heard the victim while memberlist had it alive (a
-	// heartbeat that came before counts for nothing).
-	waitFor(t, 2*time.Second, "no heartbeat received", func() bool {
-		for _, m := range c.nodes {
-			m.hb.mu.Lock()
-			r := m.hb.heard[victim.Name()]
-			heard := r != nil && r.alive && !r.last.IsZero()
-			m.hb.mu.Unlock()
-			if !heard {
-				return false
-			}
-		}
-		return true
-	})
+	waitHeard(t, c.nodes, victim.Name())
 	start := time.Now()
 	if err := victim.Shutdown(); err != nil {
 		t.Fatal(err)
@@ -57,6 +44,25 @@ func TestHeartbeatsDetectACrash(t *testing.T) {
 			}
 		}
 	}
+}
+
+// waitHeard waits until every host of nodes has heard name's heartbeat
+// while memberlist had it alive: a heartbeat that came before counts for
+// nothing, and a host never heard is judged by memberlist alone.
+func waitHeard(tb testing.TB, nodes []*Membership, name string) {
+	tb.Helper()
+	waitFor(tb, 2*time.Second, "no heartbeat from "+name+" heard while it was alive", func() bool {
+		for _, m := range nodes {
+			m.hb.mu.Lock()
+			r := m.hb.heard[name]
+			heard := r != nil && r.alive && !r.last.IsZero()
+			m.hb.mu.Unlock()
+			if !heard {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // TestLeaveIsNoDeath: a host that leaves stops sending heartbeats on purpose,
