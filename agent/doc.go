@@ -23,6 +23,8 @@
 //   - link.go: a host whose managed link is down answers nothing there, and
 //     once it is back re-joins before it claims; a host that cannot decrypt
 //     its peers' gossip claims nothing.
+//   - anycast.go: a VIP with bgp: all is announced by every host whose
+//     checks pass, whoever the election names.
 //   - vipstate.go: each VIP's health (ok, no-owner, conflict, split) and this
 //     host's role (owner, standby, unhealthy, drained, excluded), with the
 //     reason status shows.

@@ -11,7 +11,8 @@
 // doctor names them), and only restores those an older vipd recorded.
 //
 // It also hears splits: another cluster member's MAC answering for a VIP
-// this host owns or watches raises MemberAnswers. To hear it when no client
+// this host owns or watches raises MemberAnswers, and its ARP probe for one
+// raises MemberProbes (it holds the VIP too and stands by). To hear it when no client
 // asks, every owned and watched VIP is probed (RFC 5227 ARP probes from
 // 0.0.0.0, neighbor solicitations from :: as in duplicate address detection)
 // at a bounded rate per link; see probeSchedule.

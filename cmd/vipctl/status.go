@@ -19,13 +19,16 @@ file it runs and whether the last reload failed) and then one line per VIP:
 
   VIP        the VIP's name in /etc/vipd.yaml
   ADDRESS    its address
-  STATE      the VIP as a whole: ok (one cluster host answers for it),
-             no-owner (no host may answer for it, so nobody does) or
-             conflict (something outside the cluster claims it)
-  OWNER      the host that answers for it
-  THIS HOST  this host's part: owner, standby (could take over), unhealthy
-             (its checks for the VIP fail), drained, excluded (the VIP's
-             node list leaves it out), or - when the VIP has no owner
+  HEALTH     the VIP as a whole: ok (one cluster host answers for it),
+             no-owner (no host may answer for it, so nobody does),
+             conflict (something outside the cluster claims it) or split
+             (another member answers for it on the LAN while gossip does
+             not show it alive: gossip between them is cut)
+  OWNER      the host that answers for it, - when none
+  THIS HOST  this host's role: owner, standby (could take over), unhealthy
+             (its checks for the VIP fail, its link is down, or it cannot
+             join the cluster), drained, or excluded (the VIP's node list
+             leaves it out)
   SINCE      how long ago the VIP came to this state
   REASON     why the owner is the owner, or why there is none, naming the
              failing check on each host
@@ -37,7 +40,7 @@ With --json it prints the daemon's answer as it is, with times in RFC 3339.
 
 EXIT STATUS
   0  every VIP has an owner from the cluster (or no VIP is configured)
-  1  at least one VIP is in state no-owner or conflict; they are also named
+  1  at least one VIP's health is no-owner, conflict or split; they are named
      on standard error. A failed reload is shown, but does not change the
      exit status: 'vipctl reload' reports it.
   2  the command line is wrong
@@ -59,7 +62,7 @@ EXIT STATUS
 				return err
 			}
 			if bad := statusProblems(st); len(bad) > 0 {
-				c.errorf("%d of %d VIPs %s no owner from the cluster: %s", len(bad), len(st.VIPs), plural(len(bad), "has", "have"), strings.Join(bad, ", "))
+				c.errorf("%d of %d VIPs %s not ok (run 'vipctl doctor'): %s", len(bad), len(st.VIPs), plural(len(bad), "is", "are"), strings.Join(bad, ", "))
 				return exitError{exitProblem}
 			}
 			return nil

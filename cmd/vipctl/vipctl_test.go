@@ -81,7 +81,7 @@ func TestStatusEndToEnd(t *testing.T) {
 	d := newFakeDaemon(t)
 	d.answer("GET", api.PathStatus, http.StatusOK, testStatus())
 	r := vipctl(t, nil, "status", "--socket", d.socket)
-	r.expect(t, 1, formatStatus(testStatus(), now, false), "vipctl: 1 of 3 VIPs has no owner from the cluster: db (no-owner)\n")
+	r.expect(t, 1, formatStatus(testStatus(), now, false), "vipctl: 1 of 3 VIPs is not ok (run 'vipctl doctor'): db (no-owner)\n")
 	if !strings.Contains(r.stdout, "web   192.0.2.10    ok        h1     owner      3m12s ago  owner kept\n") {
 		t.Errorf("stdout lacks the owner's row:\n%s", r.stdout)
 	}
@@ -155,7 +155,7 @@ func TestStatusJSONKeepsTheExitStatus(t *testing.T) {
 	r := vipctl(t, nil, "status", "--json", "--socket", d.socket)
 	var buf bytes.Buffer
 	writeJSON(&buf, testStatus())
-	r.expect(t, 1, buf.String(), "vipctl: 1 of 3 VIPs has no owner from the cluster: db (no-owner)\n")
+	r.expect(t, 1, buf.String(), "vipctl: 1 of 3 VIPs is not ok (run 'vipctl doctor'): db (no-owner)\n")
 }
 
 func TestMembersEndToEnd(t *testing.T) {

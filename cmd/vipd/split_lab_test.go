@@ -279,7 +279,7 @@ func TestLabWrongKeyClaimsNothingAndSaysWhy(t *testing.T) {
 	}
 	l.requireLog(wrong, "gossip keys differ")
 	doctor, _ := l.vipctl(h, "doctor")
-	if !strings.Contains(doctor, "key") {
+	if !strings.Contains(doctor, "gossip key differs") {
 		t.Errorf("vipctl doctor on %s does not name the key mismatch:\n%s", wrong, doctor)
 	}
 }
