@@ -230,26 +230,34 @@ func (s *sim) wireChanged(h *simHost, before []string) {
 }
 
 // hearAnswers delivers what h's announcer hears on the LAN, at h's next
-// step: every other host answering for a VIP h answers for or watches
-// (probes draw the answers) as MemberAnswers, and every other host probing
-// one (owners and watchers probe) as MemberProbes.
+// step: every other host answering for a VIP h probes (h's probes draw the
+// answers) as MemberAnswers, and every other host probing a VIP h answers
+// for or probes as MemberProbes. A host probes what it watches.
 func (s *sim) hearAnswers(h *simHost) {
 	for _, n := range s.names() {
 		g := s.hosts[n]
 		if g == h || !s.hears(h, g) {
 			continue
 		}
-		for _, v := range slices.Concat(g.answering, g.watching) {
-			if !slices.Contains(h.answering, v) && !slices.Contains(h.watching, v) {
+		vips := slices.Concat(g.answering, g.watching)
+		slices.Sort(vips)
+		for _, v := range slices.Compact(vips) {
+			hProbes := slices.Contains(h.watching, v)
+			if !hProbes && !slices.Contains(h.answering, v) {
 				continue
 			}
 			addr := vipAddress(h.cfg, v)
 			if !addr.IsValid() {
 				continue
 			}
-			kind := announcer.MemberProbes
-			if slices.Contains(g.answering, v) {
+			var kind announcer.EventKind
+			switch {
+			case hProbes && slices.Contains(g.answering, v):
 				kind = announcer.MemberAnswers
+			case slices.Contains(g.watching, v):
+				kind = announcer.MemberProbes
+			default:
+				continue
 			}
 			h.events = append(h.events, announcer.Event{Kind: kind, VIP: addr, MAC: g.mac, Interface: "eth0", At: s.now})
 		}

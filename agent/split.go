@@ -68,6 +68,11 @@ func (s *splits) watchGossip(view election.View, now time.Time) {
 	}
 }
 
+// someoneMissing reports whether the view shows a member that is not
+// alive: only then can another host claim what this one answers for
+// without gossip saying so.
+func (s *splits) someoneMissing() bool { return len(s.notAlive) > 0 }
+
 // hear records a MemberAnswers or MemberProbes event: the member with ev.MAC
 // answered for ev.VIP, or probed it as a holder does (the loser of an
 // arbitration keeps probing while it stands by). Only what was heard after

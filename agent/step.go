@@ -42,9 +42,12 @@ type Plan struct {
 	// was seen holding, which the announcer may probe first.
 	Owned []config.VIP
 	Fresh []string
-	// Watched are VIPs this host holds but does not answer for, because
-	// another member won them on the LAN; the announcer probes them to hear
-	// whether that member still answers.
+	// Watched are the VIPs the announcer probes, to hear another member
+	// answer for them: those this host holds but does not answer for,
+	// because another member won them on the LAN, and, while some member is
+	// missing from the view or cannot be decrypted, those it answers for.
+	// With every member alive nobody can claim a VIP this host owns without
+	// gossip showing it, so owned VIPs go unprobed and the LAN stays quiet.
 	Watched []config.VIP
 	// Publish is what this host gossips about itself.
 	Publish membership.Local
@@ -164,6 +167,9 @@ func (m *Machine) Step(in Input) Plan {
 	p.Owned, p.Fresh = ownedVIPs(in.Config, answer, m.holds, m.everHeld)
 	p.Owned = anycast(in.Config, p.Owned, passing, m.drained)
 	p.Watched, _ = ownedVIPs(in.Config, watch, nil, nil)
+	if m.splits.someoneMissing() || len(in.KeyMismatches) > 0 {
+		p.Watched = append(p.Watched, p.Owned...)
+	}
 	p.Gained, p.Lost = diff(m.holds, want)
 	if len(watch) > 0 || len(m.links.up) > 0 {
 		p.WakeAt = earliest(p.WakeAt, in.Now.Add(winnerSilence/4))

@@ -197,9 +197,9 @@ func (a *Announcer) Manage(vips []config.VIP) error {
 // foreign holder for up to ProbeWait (a holder raises a ForeignMAC event;
 // the VIP is claimed anyway, so that status shows the conflict rather than
 // a silent VIP). Other claims, such as failover takeovers, are not delayed.
-// From Apply on, the owned VIPs are probed at a bounded rate (see
-// probeSchedule) and another member answering for one raises MemberAnswers.
-// Apply is idempotent.
+// Owned VIPs that are also watched (see Watch) are probed at a bounded rate
+// (see probeSchedule), and another member answering for one raises
+// MemberAnswers. Apply is idempotent.
 func (a *Announcer) Apply(ctx context.Context, owned []config.VIP, fresh []string) error {
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
@@ -258,11 +258,14 @@ func (a *Announcer) Apply(ctx context.Context, owned []config.VIP, fresh []strin
 	return errors.Join(errs...)
 }
 
-// Watch replaces the set of VIPs this host does not answer for but probes,
-// at watchedProbeEvery (250 ms) while there are few, to hear whether the
-// member that holds them still answers: a member answering for one raises
-// MemberAnswers. A VIP both owned and watched is probed as owned. VIPs on
-// interfaces that are not managed are ignored.
+// Watch replaces the set of VIPs this host probes, to hear another member
+// answer for them: a member answering for one raises MemberAnswers. A VIP
+// this host does not answer for is probed every watchedProbeEvery (250 ms)
+// while there are few, to hear whether the member that holds it still
+// answers; one it owns every ownedProbeEvery (1 s), to hear a member that
+// claims it too. Owned VIPs that are not watched are not probed: they are
+// announced by the takeover burst and the refresh only. VIPs on interfaces
+// that are not managed are ignored.
 func (a *Announcer) Watch(vips []config.VIP) {
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
@@ -282,16 +285,15 @@ func (a *Announcer) Watch(vips []config.VIP) {
 	a.updateProbers()
 }
 
-// updateProbers gives every link's prober its owned and watched VIPs.
-// Called with applyMu held.
+// updateProbers gives every link's prober the watched VIPs, split into
+// those this host owns and the others. Called with applyMu held.
 func (a *Announcer) updateProbers() {
 	owned, watched := map[string][]netip.Addr{}, map[string][]netip.Addr{}
 	a.book.mu.RLock()
-	for vip, ifc := range a.book.owned {
-		owned[ifc] = append(owned[ifc], vip)
-	}
 	for vip, ifc := range a.book.watched {
-		if _, ok := a.book.owned[vip]; !ok {
+		if _, ok := a.book.owned[vip]; ok {
+			owned[ifc] = append(owned[ifc], vip)
+		} else {
 			watched[ifc] = append(watched[ifc], vip)
 		}
 	}

@@ -118,7 +118,9 @@ func (cs *claims) reannounce(r *responder) {
 }
 
 // announceLoop sends the takeover burst, then refreshes until the claim
-// ends. Hearing other holders is the prober's job.
+// ends. Each refresh goes with a probe, so a host outside the cluster that
+// holds the VIP and stays silent is found within a refresh; hearing other
+// members is the prober's job.
 func (cs *claims) announceLoop(ctx context.Context, c *claim) {
 	start := time.Now()
 	for _, at := range cs.burst {
@@ -138,6 +140,9 @@ func (cs *claims) announceLoop(ctx context.Context, c *claim) {
 			return
 		case <-t.C:
 			c.r.announce(c.vip)
+			if c.r.probe(c.vip) {
+				c.r.count.refreshProbes.Add(1)
+			}
 		}
 	}
 }

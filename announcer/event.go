@@ -74,7 +74,8 @@ type Counters struct {
 	ARPReplies    uint64 // ARP replies sent for owned VIPs
 	NAReplies     uint64 // neighbor advertisements sent in answer to a solicitation
 	ClaimProbes   uint64 // ARP probes and NS sent before the first claim of a VIP nobody held
-	SplitProbes   uint64 // ARP probes and NS sent to hear other holders of owned and watched VIPs
+	SplitProbes   uint64 // ARP probes and NS sent to hear other holders of watched VIPs
+	RefreshProbes uint64 // ARP probes and NS sent with each refresh, to find a foreign holder
 	Malformed     uint64 // packets dropped because they did not parse
 	Conflicts     uint64 // ForeignMAC and ForeignAddress events raised (before the channel)
 	MemberAnswers uint64 // MemberAnswers events raised (before the channel)
@@ -85,7 +86,7 @@ type Counters struct {
 
 type counters struct {
 	garpSent, naSent, arpReplies, naReplies         atomic.Uint64
-	claimProbes, splitProbes                        atomic.Uint64
+	claimProbes, splitProbes, refreshProbes         atomic.Uint64
 	malformed, conflicts, memberAnswers, eventsDrop atomic.Uint64
 	memberProbes                                    atomic.Uint64
 	sendErrors                                      atomic.Uint64
@@ -99,6 +100,7 @@ func (c *counters) snapshot() Counters {
 		NAReplies:     c.naReplies.Load(),
 		ClaimProbes:   c.claimProbes.Load(),
 		SplitProbes:   c.splitProbes.Load(),
+		RefreshProbes: c.refreshProbes.Load(),
 		Malformed:     c.malformed.Load(),
 		Conflicts:     c.conflicts.Load(),
 		MemberAnswers: c.memberAnswers.Load(),

@@ -20,7 +20,9 @@ var (
 	descClaimProbes = prometheus.NewDesc("vipd_claim_probes_sent_total",
 		"ARP probes and neighbor solicitations sent before the first claim of a VIP no host has held.", nil, nil)
 	descSplitProbes = prometheus.NewDesc("vipd_split_probes_sent_total",
-		"ARP probes and neighbor solicitations sent to hear another member answering for a VIP this host owns or watches.", nil, nil)
+		"ARP probes and neighbor solicitations sent to hear another member answering for a watched VIP (one this host stands back from, or, while a member is missing from gossip, one it owns).", nil, nil)
+	descRefreshProbes = prometheus.NewDesc("vipd_refresh_probes_sent_total",
+		"ARP probes and neighbor solicitations sent with each refresh of an owned VIP, to find a host outside the cluster that holds it.", nil, nil)
 	descMemberAnswers = prometheus.NewDesc("vipd_member_answers_total",
 		"Times another cluster member was heard answering for a VIP this host owns or watches (at most one per VIP and MAC every 250ms).", nil, nil)
 	descMemberProbes = prometheus.NewDesc("vipd_member_probes_total",
@@ -31,7 +33,7 @@ var (
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGratuitous, descReplies, descDropped, descSendErrors,
-		descClaimProbes, descSplitProbes, descMemberAnswers, descMemberProbes, descEventsDropped} {
+		descClaimProbes, descSplitProbes, descRefreshProbes, descMemberAnswers, descMemberProbes, descEventsDropped} {
 		ch <- d
 	}
 }
@@ -49,6 +51,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSendErrors, n.SendErrors)
 	counter(descClaimProbes, n.ClaimProbes)
 	counter(descSplitProbes, n.SplitProbes)
+	counter(descRefreshProbes, n.RefreshProbes)
 	counter(descMemberAnswers, n.MemberAnswers)
 	counter(descMemberProbes, n.MemberProbes)
 	counter(descEventsDropped, n.EventsDropped)

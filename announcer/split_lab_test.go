@@ -57,8 +57,12 @@ func TestMembersAnsweringForTheSameVIPHearEachOther(t *testing.T) {
 	h1, h2 := hps[0], hps[1]
 	vips := []string{vip4.Name, vip6.Name}
 
-	h1.apply(vips, nil)
-	h2.apply(vips, nil)
+	// Both own the VIPs and watch them, as the agent does while gossip
+	// misses a member.
+	for _, hp := range hps {
+		hp.apply(vips, nil)
+		hp.watch(vips...)
+	}
 	heard := func(hp *helper, mac string, atLeast int) func() error {
 		return func() error {
 			n := memberAnswers(hp, mac)
@@ -96,6 +100,7 @@ func TestMembersAnsweringForTheSameVIPHearEachOther(t *testing.T) {
 
 	// h2 lets go too: nobody answers, and h1, still probing, hears nothing.
 	h2.apply(nil, nil)
+	h2.watch()
 	afterProbes(t, h1, 8)
 	was1 = memberAnswers(h1, macs[1])
 	afterProbes(t, h1, 16)

@@ -305,12 +305,14 @@ func TestProberSendsOnItsTimerAndSleepsWhenIdle(t *testing.T) {
 	if d := within(t, clk.armed, "timer"); d != ownedProbeEvery {
 		t.Fatalf("timer re-armed for %s, want %s once owned", d, ownedProbeEvery)
 	}
-	// Nothing left: the timer stops, and no probe goes out however long.
+	// Owned but no longer watched (the agent watches what it owns only
+	// while a member is missing): the timer stops, and no probe goes out
+	// however long; nor once nothing is owned.
+	h.a.Watch(nil)
+	within(t, clk.stopped, "timer stop")
 	if err := h.a.Apply(context.Background(), nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	h.a.Watch(nil)
-	within(t, clk.stopped, "timer stop")
 	if n := clk.activeTimers(); n != 0 {
 		t.Fatalf("%d timers armed while idle", n)
 	}
@@ -416,6 +418,7 @@ func TestCollectorNamesTheMetrics(t *testing.T) {
 		"vipd_send_errors_total":                          0,
 		"vipd_claim_probes_sent_total":                    0,
 		"vipd_split_probes_sent_total":                    0,
+		"vipd_refresh_probes_sent_total":                  0,
 		"vipd_member_answers_total":                       0,
 		"vipd_member_probes_total":                        0,
 		"vipd_events_dropped_total":                       0,

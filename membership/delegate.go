@@ -111,7 +111,7 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 		p.since = old.since
 	}
 	m.peers[n.Name] = p
-	m.heartbeatMember(n.Name, n.Addr, n.Port, p.state)
+	m.heartbeatMember(n.Name, n.Addr, n.Port, p.state, err == nil && meta.RawHeartbeats)
 	if !ok || old.state != p.state {
 		// A member went (or came back): the re-join loop, asleep while
 		// nothing is missing, has a target again (or one less).

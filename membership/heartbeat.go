@@ -14,10 +14,10 @@ import (
 // memberlist runs at membership-grade timings (a probe a second by default),
 // which would take seconds to declare a crashed host dead. The owner of a
 // VIP must be replaced faster, so every host also sends a tiny heartbeat to
-// every other host every Timing.HeartbeatInterval, as a memberlist user
-// message: it goes to the gossip port over UDP, encrypted and authenticated
-// with the keyring like the rest of the gossip, so a firewall that cuts
-// gossip cuts heartbeats too, and a host with another key is not heard.
+// every other host every Timing.HeartbeatInterval: a small packet to the
+// gossip port over UDP, encrypted and authenticated with the gossip keys
+// (heartbeat_wire.go), so a firewall that cuts gossip cuts heartbeats too,
+// and a host with another key is not heard.
 //
 // The rule: a host that has heard heartbeats from a member, and then hears
 // none for Timing.HeartbeatTimeout, reports that member not alive in View
@@ -41,17 +41,17 @@ import (
 //     restart) starts unheard: only heartbeats received after that count.
 //
 // Cost: per host, (members - 1) heartbeats of 3 bytes plus the node name
-// (plus memberlist's 1-byte type and the AES-GCM overhead of 29 bytes) out
-// and as many in per interval: about 13 packets a second each way at the
-// default 150 ms with 3 hosts. In the bench's lab a packet costs some 200 µs
-// of CPU (syscall, encryption, the wake-up of both ends), so heartbeats are
-// most of vipd's idle cost; a timeout of two intervals and a bit is the
-// tightest rule that still forgives one lost packet. It grows linearly with the cluster (n - 1 per host per
-// interval, n x (n - 1) on the LAN), which is fine for the tens of hosts vipd
-// is for; a larger cluster would send only to the hosts next in line for
-// this host's units.
+// (plus the AES-GCM nonce and tag, 28 bytes) out and as many in per
+// interval: about 13 packets a second each way at the default 150 ms with 3
+// hosts. A packet costs a send and a wake-up at each end, so heartbeats are
+// the largest part of vipd's idle cost; they bypass memberlist to keep each
+// one cheap (heartbeat_wire.go). A timeout of two intervals and a bit is the
+// tightest rule that still forgives one lost packet. It grows linearly with
+// the cluster (n - 1 per host per interval, n x (n - 1) on the LAN).
 
 // heartbeatMagic starts every heartbeat; other user messages are dropped.
+// heartbeatVersion is the version sent as a memberlist user message (see
+// heartbeat_wire.go for version 2).
 const (
 	heartbeatMagic   = 0xb7
 	heartbeatVersion = 1
@@ -69,20 +69,37 @@ type heartbeatState struct {
 	heard map[string]*heard
 	// targets are the members heartbeats go to, rebuilt when a member's
 	// state changes (dirty).
-	targets []*memberlist.Node
+	targets []heartbeatTarget
 	dirty   bool
 	// stopped: Leave sent the stopping heartbeat; send no more.
 	stopped bool
 
-	msg  []byte // this host's heartbeat
-	stop []byte // this host's stopping heartbeat
+	msg  []byte // this host's version 1 heartbeat
+	stop []byte // this host's version 1 stopping heartbeat
+
+	// sealer seals and opens version 2 heartbeats; wire sends them.
+	sealer heartbeatSealer
+	wire   memberlist.NodeAwareTransport
+	// scratch is the decryption buffer of the transport's read loop, the
+	// only caller of receiveRawHeartbeat.
+	scratch []byte
 
 	sent, received, deaths, dropped atomic.Uint64
+}
+
+// heartbeatTarget is a member heartbeats go to.
+type heartbeatTarget struct {
+	node *memberlist.Node
+	addr string // node's host:port, for the transport
+	// raw: the member reads version 2 heartbeats (its metadata says so).
+	raw bool
 }
 
 // heard is what this host heard from one member.
 type heard struct {
 	node *memberlist.Node
+	// raw: the member's metadata says it reads version 2 heartbeats.
+	raw bool
 	// alive: memberlist sees the member alive.
 	alive bool
 	// last is when its last heartbeat came; zero when none counts yet.
@@ -100,12 +117,15 @@ func (m *Membership) initHeartbeats() {
 	h.heard = map[string]*heard{}
 	h.msg = append([]byte{heartbeatMagic, heartbeatVersion, 0}, m.name...)
 	h.stop = append([]byte{heartbeatMagic, heartbeatVersion, flagStopping}, m.name...)
+	// Room for the longest node name memberlist allows, so decrypting
+	// allocates nothing.
+	h.scratch = make([]byte, 0, 512)
 }
 
 // heartbeatMember records memberlist's view of a member: called by observe
 // with m.mu held. A member that memberlist sees go or come back starts
 // unheard.
-func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, state State) {
+func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, state State, raw bool) {
 	h := &m.hb
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -127,6 +147,10 @@ func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, stat
 		r.last, r.silent, r.syncing = time.Time{}, false, false
 		h.dirty = true
 	}
+	if r.raw != raw {
+		r.raw = raw
+		h.dirty = true
+	}
 }
 
 // heartbeatForget drops a member memberlist no longer knows; m.mu is held.
@@ -145,15 +169,32 @@ func (m *Membership) silentLocked(name string) bool {
 	return r != nil && r.silent
 }
 
-// receiveHeartbeat handles a user message; it runs on memberlist's packet
-// handler and only takes the heartbeat mutex.
+// receiveHeartbeat handles a user message, a version 1 heartbeat; it runs
+// on memberlist's packet handler.
 func (m *Membership) receiveHeartbeat(b []byte) {
-	h := &m.hb
 	if len(b) < 4 || b[0] != heartbeatMagic || b[1] != heartbeatVersion {
+		m.hb.dropped.Add(1)
+		return
+	}
+	m.heardHeartbeat(b[2], b[3:])
+}
+
+// receiveRawHeartbeat handles a version 2 heartbeat; it runs on the
+// transport's read loop, which owns hb.scratch.
+func (m *Membership) receiveRawHeartbeat(b []byte) {
+	h := &m.hb
+	flags, name, ok := h.sealer.open(h.scratch, b)
+	if !ok {
 		h.dropped.Add(1)
 		return
 	}
-	flags, name := b[2], b[3:]
+	m.heardHeartbeat(flags, name)
+}
+
+// heardHeartbeat records a heartbeat from name; it only takes the
+// heartbeat mutex.
+func (m *Membership) heardHeartbeat(flags byte, name []byte) {
+	h := &m.hb
 	now := time.Now()
 	h.mu.Lock()
 	r := h.heard[string(name)]
@@ -234,6 +275,7 @@ func (m *Membership) heartbeats() {
 	judge := time.NewTimer(timeout)
 	defer judge.Stop()
 	due := time.Now().Add(timeout)
+	var buf []byte
 	for {
 		var send bool
 		select {
@@ -259,20 +301,39 @@ func (m *Membership) heartbeats() {
 		if !send {
 			continue
 		}
-		for _, n := range targets {
-			if err := m.ml.SendBestEffort(n, m.hb.msg); err != nil {
-				m.log.Debug("sending a heartbeat", "member", n.Name, "err", err)
-				continue
-			}
-			m.hb.sent.Add(1)
-		}
+		buf = m.sendHeartbeats(buf, targets, 0)
 	}
+}
+
+// sendHeartbeats sends one heartbeat with flags to every target, sealing
+// version 2 ones in buf, which it returns for the next round.
+func (m *Membership) sendHeartbeats(buf []byte, targets []heartbeatTarget, flags byte) []byte {
+	h := &m.hb
+	v1 := h.msg
+	if flags&flagStopping != 0 {
+		v1 = h.stop
+	}
+	for _, t := range targets {
+		var err error
+		if t.raw {
+			buf = h.sealer.seal(buf[:0], flags, m.name)
+			_, err = h.wire.WriteTo(buf, t.addr)
+		} else {
+			err = m.ml.SendBestEffort(t.node, v1)
+		}
+		if err != nil {
+			m.log.Debug("sending a heartbeat", "member", t.node.Name, "err", err)
+			continue
+		}
+		h.sent.Add(1)
+	}
+	return buf
 }
 
 // heartbeatRound judges the members that went quiet and returns the members
 // to send to (nil once stopped), and when the next member's timeout ends
 // (zero: none is heard).
-func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late bool) ([]*memberlist.Node, time.Time) {
+func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late bool) ([]heartbeatTarget, time.Time) {
 	h := &m.hb
 	h.mu.Lock()
 	if h.stopped {
@@ -303,12 +364,7 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 		}
 	}
 	if h.dirty {
-		h.targets = h.targets[:0]
-		for _, r := range h.heard {
-			if r.node != nil && (r.alive || !r.last.IsZero()) {
-				h.targets = append(h.targets, r.node)
-			}
-		}
+		h.targets = h.targetsLocked()
 		h.dirty = false
 	}
 	targets := h.targets
@@ -334,18 +390,21 @@ func (m *Membership) stopHeartbeats() {
 		return
 	}
 	h.stopped = true
-	var targets []*memberlist.Node
+	targets := h.targetsLocked()
+	h.mu.Unlock()
+	m.sendHeartbeats(nil, targets, flagStopping)
+}
+
+// targetsLocked returns the members to send to: those memberlist sees
+// alive, and those heard lately. h.mu is held.
+func (h *heartbeatState) targetsLocked() []heartbeatTarget {
+	var out []heartbeatTarget
 	for _, r := range h.heard {
 		if r.node != nil && (r.alive || !r.last.IsZero()) {
-			targets = append(targets, r.node)
+			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: r.raw})
 		}
 	}
-	h.mu.Unlock()
-	for _, n := range targets {
-		if err := m.ml.SendBestEffort(n, h.stop); err == nil {
-			h.sent.Add(1)
-		}
-	}
+	return out
 }
 
 // HeartbeatStats counts heartbeats (the metrics' figures).

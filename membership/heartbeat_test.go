@@ -111,7 +111,7 @@ func TestHeartbeatRule(t *testing.T) {
 		t.Fatal("a member never heard from is dead in the view; want it judged by gossip alone")
 	}
 	hb(0)
-	if targets, _ := m.heartbeatRound(time.Now(), timeout, false); len(targets) != 1 || targets[0].Name != "p" {
+	if targets, _ := m.heartbeatRound(time.Now(), timeout, false); len(targets) != 1 || targets[0].node.Name != "p" {
 		t.Errorf("heartbeat targets %v, want p", targets)
 	}
 	m.heartbeatRound(time.Now().Add(timeout/2), timeout, false)

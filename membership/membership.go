@@ -242,13 +242,16 @@ func New(opts Options) (*Membership, error) {
 		}
 		m.keyring = ring
 		mc.Keyring = ring
+		if err := m.hb.sealer.setKeys(keys); err != nil {
+			return nil, fmt.Errorf("membership: %w", err)
+		}
 		mc.GossipVerifyIncoming = true
 		mc.GossipVerifyOutgoing = true
 	}
 
 	// vipd's own transport: memberlist's allocates 64 KiB per packet
 	// received (transport.go).
-	nt, err := newTransport(mc.BindAddr, mc.BindPort, mc.Logger.Printf)
+	nt, err := newTransport(mc.BindAddr, mc.BindPort, mc.Logger.Printf, m.receiveRawHeartbeat)
 	if err != nil {
 		return nil, fmt.Errorf("membership: starting gossip on %s: %w", net.JoinHostPort(mc.BindAddr, strconv.Itoa(opts.Gossip.Port)), err)
 	}
@@ -258,6 +261,7 @@ func New(opts Options) (*Membership, error) {
 	if opts.wrapTransport != nil {
 		mc.Transport = opts.wrapTransport(nt)
 	}
+	m.hb.wire = mc.Transport.(memberlist.NodeAwareTransport)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		_ = nt.Shutdown() // memberlist leaves a transport it did not make
@@ -441,14 +445,15 @@ func (m *Membership) setLocalLocked(l Local) error {
 
 func (m *Membership) encodeMetaLocked() error {
 	b, err := encodeMeta(nodeMeta{
-		Drained:   m.local.Drained,
-		Unsettled: m.unsettled,
-		Leaving:   m.leaving,
-		Config:    m.own.fp,
-		Units:     len(m.own.keys),
-		MACs:      m.local.MACs,
-		Passing:   m.own.bits(m.local.Passing),
-		Holds:     m.own.bits(m.local.Holds),
+		Drained:       m.local.Drained,
+		Unsettled:     m.unsettled,
+		Leaving:       m.leaving,
+		RawHeartbeats: true,
+		Config:        m.own.fp,
+		Units:         len(m.own.keys),
+		MACs:          m.local.MACs,
+		Passing:       m.own.bits(m.local.Passing),
+		Holds:         m.own.bits(m.local.Holds),
 	})
 	if err != nil {
 		return err
@@ -490,6 +495,9 @@ func (m *Membership) SetKeys(keys [][]byte) error {
 				return fmt.Errorf("membership: removing an old key: %w", err)
 			}
 		}
+	}
+	if err := m.hb.sealer.setKeys(keys); err != nil {
+		return fmt.Errorf("membership: %w", err)
 	}
 	m.log.Info("gossip keys replaced", "keys", len(keys))
 	// Hosts that could not decrypt the old keys may decrypt the new ones.

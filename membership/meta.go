@@ -34,6 +34,9 @@ const (
 	flagDrained   = 1 << 0
 	flagUnsettled = 1 << 1
 	flagLeaving   = 1 << 2
+	// flagRawHeartbeats: the host reads version 2 heartbeats
+	// (heartbeat_wire.go); every vipd that knows the flag sets it.
+	flagRawHeartbeats = 1 << 3
 )
 
 // set kinds: how a set of unit indexes is written.
@@ -61,17 +64,20 @@ type nodeMeta struct {
 	Unsettled bool
 	// Leaving: the host is about to leave the cluster on purpose.
 	Leaving bool
-	Config  ConfigFingerprint
-	Units   int
-	MACs    []net.HardwareAddr
-	Passing []int
-	Holds   []int
+	// RawHeartbeats: the host reads version 2 heartbeats.
+	RawHeartbeats bool
+	Config        ConfigFingerprint
+	Units         int
+	MACs          []net.HardwareAddr
+	Passing       []int
+	Holds         []int
 }
 
 // encodeMeta writes m:
 //
 //	version  1 byte (1)
-//	flags    1 byte (bit 0: drained, bit 1: unsettled, bit 2: leaving)
+//	flags    1 byte (bit 0: drained, bit 1: unsettled, bit 2: leaving,
+//	         bit 3: reads version 2 heartbeats)
 //	config   8 bytes, big endian
 //	units    uvarint
 //	macs     1 byte count, then per MAC 1 byte length and the bytes
@@ -94,6 +100,9 @@ func encodeMeta(m nodeMeta) ([]byte, error) {
 	}
 	if m.Leaving {
 		flags |= flagLeaving
+	}
+	if m.RawHeartbeats {
+		flags |= flagRawHeartbeats
 	}
 	b = append(b, metaVersion, flags)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Config))
@@ -165,6 +174,7 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 	m.Drained = flags&flagDrained != 0
 	m.Unsettled = flags&flagUnsettled != 0
 	m.Leaving = flags&flagLeaving != 0
+	m.RawHeartbeats = flags&flagRawHeartbeats != 0
 	m.Config = ConfigFingerprint(r.uint64())
 	units := r.uvarint()
 	if r.err == nil && units > MaxUnits {

@@ -34,6 +34,9 @@ type transport struct {
 
 	// logf logs in memberlist's format (its logger adapter sees the line).
 	logf func(format string, args ...any)
+	// heartbeat gets every packet that starts with heartbeatMagic, on the
+	// read loop, in the read buffer: memberlist never sees them.
+	heartbeat func([]byte)
 
 	shutdown atomic.Bool
 	wg       sync.WaitGroup
@@ -49,8 +52,8 @@ const udpRecvBuffer = 2 * 1024 * 1024
 const maxPacket = 65536
 
 // newTransport listens on bind:port (port 0: a free port, the same for TCP
-// and UDP).
-func newTransport(bind string, port int, logf func(string, ...any)) (*transport, error) {
+// and UDP) and hands heartbeats (heartbeat_wire.go) to heartbeat.
+func newTransport(bind string, port int, logf func(string, ...any), heartbeat func([]byte)) (*transport, error) {
 	ip := net.ParseIP(bind)
 	if ip == nil {
 		return nil, fmt.Errorf("bind address %q is no IP address", bind)
@@ -74,9 +77,10 @@ func newTransport(bind string, port int, logf func(string, ...any)) (*transport,
 	}
 	t := &transport{
 		tcp: tcp, udp: udp,
-		packets: make(chan *memberlist.Packet),
-		streams: make(chan net.Conn),
-		logf:    logf,
+		packets:   make(chan *memberlist.Packet),
+		streams:   make(chan net.Conn),
+		logf:      logf,
+		heartbeat: heartbeat,
 	}
 	t.wg.Add(2)
 	go t.accept()
@@ -199,8 +203,9 @@ func (t *transport) accept() {
 	}
 }
 
-// read hands every UDP packet received to memberlist: one read buffer, and
-// a copy of the bytes received for memberlist to keep.
+// read hands every UDP packet received to memberlist, but heartbeats to
+// the heartbeat handler: one read buffer, and a copy of the bytes received
+// for memberlist to keep.
 func (t *transport) read() {
 	defer t.wg.Done()
 	buf := make([]byte, maxPacket)
@@ -215,6 +220,10 @@ func (t *transport) read() {
 			continue
 		}
 		if n < 1 {
+			continue
+		}
+		if buf[0] == heartbeatMagic && t.heartbeat != nil {
+			t.heartbeat(buf[:n])
 			continue
 		}
 		t.packets <- &memberlist.Packet{Buf: bytes.Clone(buf[:n]), From: addr, Timestamp: now}

@@ -106,6 +106,8 @@ func newKeepalivedIdle(t *testing.T, advert string, n int, noScript bool) benchS
 // benchOnly reads VIPD_BENCH_ONLY, a comma-separated list of scenario keys
 // (hard-crash, stop, ...) and parts (idle, scale, convergence) to run while
 // iterating on one figure; empty runs everything, as make bench does.
+// VIPD_BENCH_IDLE_ROWS keeps the idle rows whose names contain one of its
+// comma-separated parts (e.g. "vipd default,keepalived 1s").
 func benchOnly(plan benchPlan) (benchPlan, error) {
 	only := os.Getenv("VIPD_BENCH_ONLY")
 	if only == "" {
@@ -134,6 +136,18 @@ func benchOnly(plan benchPlan) (benchPlan, error) {
 	}
 	if !want["idle"] {
 		plan.IdleFor = 0
+	}
+	if rows := os.Getenv("VIPD_BENCH_IDLE_ROWS"); rows != "" {
+		var keep []string
+		for _, name := range plan.IdleSystems {
+			for _, r := range strings.Split(rows, ",") {
+				if strings.TrimSpace(r) != "" && strings.Contains(name, strings.TrimSpace(r)) {
+					keep = append(keep, name)
+					break
+				}
+			}
+		}
+		plan.IdleSystems = keep
 	}
 	if !want["scale"] {
 		plan.ScaleVIPs = 0
