@@ -79,6 +79,13 @@ type Check struct {
 	Timeout      Duration `yaml:"timeout"`
 	Rise         int      `yaml:"rise"`
 	Fall         int      `yaml:"fall"`
+	// Watch keeps an idle TCP connection open to an http, https or tcp
+	// check's backend between probes, and probes at once when the backend
+	// closes it: a stopped nginx or HAProxy closes its connections, so
+	// it is noticed within milliseconds rather than at the next probe.
+	// On for http and https checks and off for tcp checks unless the file
+	// says otherwise; nil for the other types.
+	Watch *bool `yaml:"watch,omitempty"`
 
 	// http, https
 	URL        string      `yaml:"url,omitempty"`

@@ -48,7 +48,7 @@ func TestDefaultsFillAMinimalFile(t *testing.T) {
 		Interfaces:   []Interface{{Name: "eth0", Family: FamilyDual, Tuning: true}},
 		Checks: map[string]*Check{
 			"web": {Type: CheckHTTPS, Interval: D(time.Second), FastInterval: D(200 * time.Millisecond), Timeout: D(500 * time.Millisecond), Rise: 2, Fall: 2,
-				URL: "https://127.0.0.1/", Status: StatusRange{200, 399}, TLSVerify: &verify},
+				URL: "https://127.0.0.1/", Status: StatusRange{200, 399}, TLSVerify: &verify, Watch: &verify},
 			"lb": {Type: CheckHAProxy, Interval: D(time.Second), FastInterval: D(200 * time.Millisecond), Timeout: D(500 * time.Millisecond), Rise: 2, Fall: 2,
 				Socket: "/run/haproxy.sock", Backend: "web", MinUp: 1},
 		},

@@ -75,4 +75,11 @@ func (c *Check) setTypeDefaults() {
 	if c.Type != CheckHAProxy {
 		c.MinUp = 0
 	}
+	// An idle connection is what any HTTP server expects from a client;
+	// other TCP services may count one as a failed login (MySQL blocks a
+	// host after too many), so tcp checks watch only when asked.
+	if c.Watch == nil && (c.Type == CheckHTTP || c.Type == CheckHTTPS || c.Type == CheckTCP) {
+		watch := c.Type != CheckTCP
+		c.Watch = &watch
+	}
 }

@@ -208,9 +208,9 @@ func (v validator) interfaces() {
 
 // keysByType lists the keys each check type reads, besides the common ones.
 var keysByType = map[CheckType][]string{
-	CheckHTTP:    {"url", "status", "body", "host_header"},
-	CheckHTTPS:   {"url", "status", "body", "host_header", "tls_verify"},
-	CheckTCP:     {"address"},
+	CheckHTTP:    {"url", "status", "body", "host_header", "watch"},
+	CheckHTTPS:   {"url", "status", "body", "host_header", "tls_verify", "watch"},
+	CheckTCP:     {"address", "watch"},
 	CheckExec:    {"command", "env"},
 	CheckHAProxy: {"socket", "address", "backend", "min_up"},
 	CheckFile:    {"path"},

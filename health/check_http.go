@@ -28,6 +28,7 @@ const maxBody = 64 << 10
 // hide a dead backend nor fail a live one.
 type httpChecker struct {
 	url     string
+	addr    string // the URL's host:port, which a connWatch may hold open
 	host    string
 	status  config.StatusRange
 	body    string
@@ -60,8 +61,13 @@ func newHTTPChecker(c *config.Check) (*httpChecker, error) {
 		DisableKeepAlives:  true,
 		DisableCompression: true,
 	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
 	return &httpChecker{
 		url:     c.URL,
+		addr:    net.JoinHostPort(u.Hostname(), port),
 		host:    c.HostHeader,
 		status:  status,
 		body:    c.Body,
@@ -74,6 +80,8 @@ func newHTTPChecker(c *config.Check) (*httpChecker, error) {
 		},
 	}, nil
 }
+
+func (h *httpChecker) watchAddress() string { return h.addr }
 
 func (h *httpChecker) Check(ctx context.Context) error {
 	probeCtx, cancel := context.WithTimeout(ctx, h.timeout)

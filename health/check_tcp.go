@@ -24,6 +24,8 @@ func newTCPChecker(c *config.Check) (*tcpChecker, error) {
 	return &tcpChecker{address: c.Address, timeout: c.Timeout.Duration}, nil
 }
 
+func (t *tcpChecker) watchAddress() string { return t.address }
+
 func (t *tcpChecker) Check(ctx context.Context) error {
 	probeCtx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()

@@ -18,7 +18,9 @@ import (
 // fastinter. A check that is down, or rising, keeps the normal interval, so
 // a host whose checks all pass, or all fail, runs no extra probe and no
 // extra timer. See confirmsAtOnce for the one failure that needs no
-// re-check.
+// re-check. With watch set (http, https and tcp checks), a connWatch holds a
+// connection to the backend and the runner probes at once when the backend
+// closes it.
 type Runner struct {
 	name     string
 	checker  Checker
@@ -27,6 +29,7 @@ type Runner struct {
 	rise     int
 	fall     int
 	opts     Options
+	watch    *connWatch // nil: no watched connection
 	// notify gets a token whenever Up changes; it holds one, so a slow
 	// reader sees that something changed and never blocks the runner.
 	notify chan struct{}
@@ -57,7 +60,7 @@ func newRunner(name string, c *config.Check, checker Checker, opts Options, noti
 		fast = c.Interval.Duration
 	}
 	opts = opts.withDefaults()
-	return &Runner{
+	r := &Runner{
 		name:     name,
 		checker:  checker,
 		interval: c.Interval.Duration,
@@ -67,20 +70,38 @@ func newRunner(name string, c *config.Check, checker Checker, opts Options, noti
 		opts:     opts,
 		notify:   notify,
 		status:   initialStatus(name, opts.Clock.Now()),
-	}, nil
+	}
+	if w, ok := checker.(watchable); ok && c.Watch != nil && *c.Watch {
+		r.watch = newConnWatch(w.watchAddress(), c.Interval.Duration, c.Timeout.Duration, opts.Clock)
+	}
+	return r, nil
 }
 
 // Run probes until ctx ends, the first time after the jitter delay and then
 // every interval, or every fast interval while it confirms a failure. It
 // returns once the probe in flight, if any, has stopped. A probe cut short
 // by ctx is not counted: it says nothing about the backend.
+//
+// With a watched connection, it also probes as soon as the backend closes
+// that connection.
 func (r *Runner) Run(ctx context.Context) {
+	var closed <-chan struct{}
+	if r.watch != nil {
+		done := make(chan struct{})
+		defer func() { <-done }()
+		go func() {
+			defer close(done)
+			r.watch.run(ctx)
+		}()
+		closed = r.watch.closed
+	}
 	wait := r.opts.Jitter(r.interval)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.opts.Clock.After(wait):
+		case <-closed:
 		}
 		started := r.opts.Clock.Now()
 		err := r.checker.Check(ctx)
@@ -88,6 +109,9 @@ func (r *Runner) Run(ctx context.Context) {
 			return
 		}
 		st := r.record(started, err)
+		if err == nil && r.watch != nil {
+			r.watch.probePassed()
+		}
 		wait = r.next(started, st)
 	}
 }
