@@ -143,7 +143,7 @@ type benchIdle struct {
 // then reads /proc for the daemons' process groups for dur. With
 // profileDir set, vipd writes CPU profiles there, stopped at the end.
 func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, profileDir string) []benchIdle {
-	var syss []benchSystem
+	var syss []idleSystem
 	for _, name := range systems {
 		syss = append(syss, benchIdleMakers[name](t, nVIPs, profileDir))
 	}
@@ -160,7 +160,7 @@ func measureIdle(t *testing.T, systems []string, nVIPs int, dur time.Duration, p
 		procs int
 		comms []string
 	}
-	read := func(s benchSystem) map[string]sample {
+	read := func(s idleSystem) map[string]sample {
 		out := map[string]sample{}
 		for host, pgid := range s.DaemonPIDs() {
 			// `ip netns exec` execs the command: the PID lab.Process knows

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/lab"
+	"github.com/vipd/vipd/membership"
 )
 
 // benchPlan says how much of the benchmark to run: the full one for `make
@@ -54,36 +56,44 @@ var benchAllSystems = []string{"vipd default", "vipd fast", "keepalived 1s", "ke
 // protocol from the checks: vipd with its http check every 1 s and with no
 // check at all, keepalived with its curl track script and without. Each row
 // says what runs (Runs). profileDir, when set, gets vipd's CPU profiles.
-var benchIdleMakers = map[string]func(t *testing.T, n int, profileDir string) benchSystem{
-	"vipd default, check 1 s": func(t *testing.T, n int, dir string) benchSystem {
+var benchIdleMakers = map[string]func(t *testing.T, n int, profileDir string) idleSystem{
+	"vipd default, check 1 s": func(t *testing.T, n int, dir string) idleSystem {
 		return newVIPDIdle(t, "default", n, benchIdleChecks, dir)
 	},
-	"vipd fast, check 1 s": func(t *testing.T, n int, dir string) benchSystem {
+	"vipd fast, check 1 s": func(t *testing.T, n int, dir string) idleSystem {
 		return newVIPDIdle(t, "fast", n, benchIdleChecks, dir)
 	},
-	"vipd default, no checks": func(t *testing.T, n int, dir string) benchSystem {
+	"vipd default, no checks": func(t *testing.T, n int, dir string) idleSystem {
 		return newVIPDIdle(t, "default", n, benchChecks{}, dir)
 	},
-	"vipd fast, no checks": func(t *testing.T, n int, dir string) benchSystem {
+	"vipd fast, no checks": func(t *testing.T, n int, dir string) idleSystem {
 		return newVIPDIdle(t, "fast", n, benchChecks{}, dir)
 	},
-	"keepalived 1s, track script": func(t *testing.T, n int, _ string) benchSystem {
+	"keepalived 1s, track script": func(t *testing.T, n int, _ string) idleSystem {
 		return newKeepalivedIdle(t, "1", n, false)
 	},
-	"keepalived 0.1s, track script": func(t *testing.T, n int, _ string) benchSystem {
+	"keepalived 0.1s, track script": func(t *testing.T, n int, _ string) idleSystem {
 		return newKeepalivedIdle(t, "0.1", n, false)
 	},
-	"keepalived 1s, no track script": func(t *testing.T, n int, _ string) benchSystem {
+	"keepalived 1s, no track script": func(t *testing.T, n int, _ string) idleSystem {
 		return newKeepalivedIdle(t, "1", n, true)
 	},
-	"keepalived 0.1s, no track script": func(t *testing.T, n int, _ string) benchSystem {
+	"keepalived 0.1s, no track script": func(t *testing.T, n int, _ string) idleSystem {
 		return newKeepalivedIdle(t, "0.1", n, true)
+	},
+	// The floor: what vipd's heartbeats alone cost a Go program here.
+	"floor, heartbeats of default": func(t *testing.T, _ int, _ string) idleSystem {
+		return newFloorIdle(t, membership.Profiles[config.ProfileDefault].HeartbeatInterval)
+	},
+	"floor, heartbeats of fast": func(t *testing.T, _ int, _ string) idleSystem {
+		return newFloorIdle(t, membership.Profiles[config.ProfileFast].HeartbeatInterval)
 	},
 }
 
 var benchAllIdle = []string{
 	"vipd default, check 1 s", "vipd fast, check 1 s", "vipd default, no checks", "vipd fast, no checks",
 	"keepalived 1s, track script", "keepalived 0.1s, track script", "keepalived 1s, no track script", "keepalived 0.1s, no track script",
+	"floor, heartbeats of default", "floor, heartbeats of fast",
 }
 
 func newVIPDIdle(t *testing.T, profile string, n int, checks benchChecks, profileDir string) benchSystem {
@@ -107,7 +117,7 @@ func newKeepalivedIdle(t *testing.T, advert string, n int, noScript bool) benchS
 // (hard-crash, stop, ...) and parts (idle, scale, convergence) to run while
 // iterating on one figure; empty runs everything, as make bench does.
 // VIPD_BENCH_IDLE_ROWS keeps the idle rows whose names contain one of its
-// comma-separated parts (e.g. "vipd default,keepalived 1s").
+// |-separated parts (e.g. "vipd default|keepalived 1s").
 func benchOnly(plan benchPlan) (benchPlan, error) {
 	only := os.Getenv("VIPD_BENCH_ONLY")
 	if only == "" {
@@ -140,7 +150,7 @@ func benchOnly(plan benchPlan) (benchPlan, error) {
 	if rows := os.Getenv("VIPD_BENCH_IDLE_ROWS"); rows != "" {
 		var keep []string
 		for _, name := range plan.IdleSystems {
-			for _, r := range strings.Split(rows, ",") {
+			for _, r := range strings.Split(rows, "|") {
 				if strings.TrimSpace(r) != "" && strings.Contains(name, strings.TrimSpace(r)) {
 					keep = append(keep, name)
 					break
