@@ -97,7 +97,7 @@ func (a *Agent) logEvent(ev announcer.Event) {
 	switch ev.Kind {
 	case announcer.ForeignMAC:
 		a.log.Error("conflict: another machine answers for a VIP; find the host with that MAC and remove the address from it",
-			"vip", ev.VIP, "mac", ev.MAC, "interface", ev.Interface)
+			"vip", ev.VIP, "mac", ev.MAC.String(), "interface", ev.Interface)
 	case announcer.ForeignAddress:
 		a.log.Error("conflict: a VIP is on a host interface that vipd does not manage; remove it with 'ip addr del'",
 			"vip", ev.VIP, "interface", ev.Interface)

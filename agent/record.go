@@ -27,6 +27,7 @@ type vipRecord struct {
 
 type conflict struct {
 	text string
+	mac  string // the MAC heard, for a ForeignMAC conflict
 	at   time.Time
 }
 

@@ -58,7 +58,10 @@ type Plan struct {
 	Gained, Lost []string
 	// Changes are the VIPs whose health, role or owner changed.
 	Changes []Change
-	// Events are the step's input events, for logs and metrics.
+	// Events are the step's input events, for logs and metrics, but for
+	// ForeignMAC events that are no conflict: a member's MAC, which the
+	// announcer did not know yet, or anything heard before this host first
+	// saw the cluster settled (then it does not know the members' MACs).
 	Events []announcer.Event
 	// Ready is true on the step that first acted on a settled view.
 	Ready bool
@@ -123,11 +126,14 @@ func (m *Machine) SetDrained(drained bool, now time.Time) {
 
 // Step decides what this host does now.
 func (m *Machine) Step(in Input) Plan {
-	p := Plan{Events: in.Events}
+	var p Plan
 	m.splits.watchGossip(in.View, in.Now)
 	for _, ev := range in.Events {
-		m.noteEvent(ev, in)
+		if m.noteEvent(ev, in) {
+			p.Events = append(p.Events, ev)
+		}
 	}
+	m.forgetMemberConflicts(in.Members)
 	passing := election.NewKeySet()
 	m.units = map[string]health.UnitStatus{}
 	for _, u := range in.Health {
@@ -231,7 +237,9 @@ func (m *Machine) withSelf(view election.View, passing election.KeySet) election
 	return view
 }
 
-func (m *Machine) noteEvent(ev announcer.Event, in Input) {
+// noteEvent records what ev says and reports whether it goes on to logs
+// and metrics (see Plan.Events).
+func (m *Machine) noteEvent(ev announcer.Event, in Input) bool {
 	at := ev.At
 	if at.IsZero() {
 		at = in.Now
@@ -242,9 +250,30 @@ func (m *Machine) noteEvent(ev announcer.Event, in Input) {
 	case announcer.LinkDown, announcer.LinkUp:
 		m.links.note(ev, at)
 	case announcer.ForeignMAC:
-		m.conflicts[ev.VIP.String()] = conflict{text: "MAC " + ev.MAC.String() + " also answers for " + ev.VIP.String() + " on " + ev.Interface, at: at}
+		if memberWithMAC(in.Members, ev.MAC, m.self) != "" {
+			return false
+		}
+		m.conflicts[ev.VIP.String()] = conflict{text: "MAC " + ev.MAC.String() + " also answers for " + ev.VIP.String() + " on " + ev.Interface,
+			mac: ev.MAC.String(), at: at}
+		return m.converged
 	case announcer.ForeignAddress:
 		m.conflicts[ev.VIP.String()] = conflict{text: ev.VIP.String() + " is also configured on " + ev.Interface + " of this host", at: at}
+	}
+	return true
+}
+
+// forgetMemberConflicts drops the conflicts of MACs that turned out to be
+// members': a host that has just started hears the others before gossip
+// has told it their MACs.
+func (m *Machine) forgetMemberConflicts(members []membership.Member) {
+	for vip, c := range m.conflicts {
+		if c.mac == "" {
+			continue
+		}
+		mac, err := net.ParseMAC(c.mac)
+		if err == nil && memberWithMAC(members, mac, m.self) != "" {
+			delete(m.conflicts, vip)
+		}
 	}
 }
 

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/lab"
+)
+
+// fleetVIP is one VIP of a fleet lab.
+type fleetVIP struct {
+	Name    string
+	Address netip.Addr
+}
+
+// fleetVIPs returns n VIPs, about two in three IPv4, on the lab's LAN so
+// the client reaches each one directly: 192.0.2.120 upwards (above the
+// hosts and clients), then 2001:db8::1:0 upwards. At most 130 are IPv4.
+func fleetVIPs(n int) []fleetVIP {
+	v4 := min(n*2/3, 130)
+	out := make([]fleetVIP, 0, n)
+	for i := range v4 {
+		out = append(out, fleetVIP{fmt.Sprintf("v%04d", i), netip.AddrFrom4([4]byte{192, 0, 2, byte(120 + i)})})
+	}
+	a := netip.MustParseAddr("2001:db8::1:0")
+	for i := v4; i < n; i++ {
+		out = append(out, fleetVIP{fmt.Sprintf("v%04d", i), a})
+		a = a.Next()
+	}
+	return out
+}
+
+func fleetVIPsYAML(vips []fleetVIP) string {
+	var b strings.Builder
+	for _, v := range vips {
+		fmt.Fprintf(&b, "  - name: %s\n    address: %q\n    checks: [web]\n", v.Name, v.Address)
+	}
+	return b.String()
+}
+
+// fleetOwners waits until every running host's status names one owner for
+// every VIP, the same on every host, with health ok, and returns the
+// owners by VIP name.
+func (l *vipdLab) fleetOwners(vips []fleetVIP, timeout time.Duration) map[string]string {
+	l.t.Helper()
+	var owners map[string]string
+	lab.Eventually(l.t, timeout, func() error {
+		var err error
+		owners, err = l.fleetAgreement(vips)
+		return err
+	})
+	return owners
+}
+
+// fleetAgreement returns the owner of every VIP if every running host's
+// status agrees on it and says health ok, and what is wrong otherwise.
+func (l *vipdLab) fleetAgreement(vips []fleetVIP) (map[string]string, error) {
+	owners := map[string]string{}
+	hosts := slices.Sorted(func(yield func(string) bool) {
+		for name := range l.vipd {
+			if !yield(name) {
+				return
+			}
+		}
+	})
+	for _, name := range hosts {
+		st, err := l.status(l.host(name))
+		if err != nil {
+			return nil, err
+		}
+		byName := map[string]api.VIPStatus{}
+		for _, v := range st.VIPs {
+			byName[v.Name] = v
+		}
+		for _, v := range vips {
+			s, ok := byName[v.Name]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("%s: status lists no VIP %s", name, v.Name)
+			case s.Owner == "" || s.Health != api.HealthOK:
+				return nil, fmt.Errorf("%s: %s owner %q, health %s (%s)", name, v.Name, s.Owner, s.Health, s.Reason)
+			case owners[v.Name] == "":
+				owners[v.Name] = s.Owner
+			case owners[v.Name] != s.Owner:
+				return nil, fmt.Errorf("hosts disagree on the owner of %s: %s says %s, another %s", v.Name, name, s.Owner, owners[v.Name])
+			}
+		}
+	}
+	return owners, nil
+}
+
+// fleetWire asks from the client who answers for every VIP (ARP for IPv4,
+// a neighbor solicitation for IPv6, several at once) and returns what is
+// wrong: a VIP answered by no MAC, by several, or by another MAC than its
+// owner's.
+func (l *vipdLab) fleetWire(vips []fleetVIP, owners map[string]string) []string {
+	l.t.Helper()
+	macOf := map[string]string{}
+	for _, h := range l.lab.Hosts() {
+		macOf[h.Name()] = l.macOf(h)
+	}
+	var (
+		mu    sync.Mutex
+		wrong []string
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, 24)
+	)
+	client := l.lab.Client()
+	for _, v := range vips {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			var macs []string
+			if v.Address.Is4() {
+				macs = l.arpMACsFrom(client, v.Address.String())
+			} else {
+				macs = l.ndpMACs(client, v.Address.String())
+			}
+			if len(macs) != 1 || macs[0] != macOf[owners[v.Name]] {
+				mu.Lock()
+				wrong = append(wrong, fmt.Sprintf("%s (%s): answered by %v, want only %s's %s", v.Name, v.Address, macs, owners[v.Name], macOf[owners[v.Name]]))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(wrong)
+	return wrong
+}
+
+// fleetSample picks up to n VIPs spread over the owners (round robin over
+// the hosts, in VIP order), so a sample sees every host's hand-overs.
+func fleetSample(vips []fleetVIP, owners map[string]string, n int) []fleetVIP {
+	byOwner := map[string][]fleetVIP{}
+	var hosts []string
+	for _, v := range vips {
+		o := owners[v.Name]
+		if _, ok := byOwner[o]; !ok {
+			hosts = append(hosts, o)
+		}
+		byOwner[o] = append(byOwner[o], v)
+	}
+	slices.Sort(hosts)
+	var out []fleetVIP
+	for i := 0; len(out) < n; i++ {
+		added := false
+		for _, h := range hosts {
+			if i < len(byOwner[h]) && len(out) < n {
+				out = append(out, byOwner[h][i])
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	return out
+}
+
+// A fleet of 8 hosts with 200 VIPs (130 IPv4, 70 IPv6, each its own unit):
+// every host agrees on one owner for every VIP, the client hears exactly
+// that owner's MAC for each, and a rolling restart of every host (SIGTERM,
+// start, wait until all agree again) fails no request on a sample of VIPs
+// spread over the owners, other than connections reset in flight.
+func TestLabFleetAgreesAndSurvivesARollingRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a fleet of 8 hosts; skipped with -short")
+	}
+	vips := fleetVIPs(200)
+	l := newVIPDLabWith(t, lab.Options{Hosts: 8, Prefix: "vfl"}, "default", fleetVIPsYAML(vips), "")
+	diagOnFailure(t, l)
+	start := time.Now()
+	owners := l.fleetOwners(vips, 60*time.Second)
+	perHost := map[string]int{}
+	for _, o := range owners {
+		perHost[o]++
+	}
+	t.Logf("cold start: every host agreed on an owner for each of %d VIPs after %v; VIPs per host %v", len(vips), time.Since(start).Round(time.Millisecond), perHost)
+	if wrong := l.fleetWire(vips, owners); len(wrong) > 0 {
+		t.Fatalf("on the wire, %d VIPs are not answered by their owner alone:\n%s", len(wrong), strings.Join(wrong, "\n"))
+	}
+
+	sample := fleetSample(vips, owners, 8)
+	var probes []*lab.Prober
+	ctx := t.Context()
+	for _, v := range sample {
+		url := lab.URL(v.Address, webPort)
+		l.answersFrom(url, owners[v.Name])
+		probes = append(probes, lab.Probe(ctx, l.lab.Client(), url, 20*time.Millisecond, 300*time.Millisecond))
+	}
+	rollStart := time.Now()
+	for _, h := range l.lab.Hosts() {
+		l.restart(h.Name())
+		owners = l.fleetOwners(vips, 60*time.Second)
+	}
+	t.Logf("rolling restart of %d hosts took %v", len(l.lab.Hosts()), time.Since(rollStart).Round(time.Millisecond))
+	var failed []string
+	for i, p := range probes {
+		sum := lab.Summarize(p.Stop())
+		t.Logf("%s (%s): %s", sample[i].Name, sample[i].Address, sum)
+		if sum.Failed > sum.Reset {
+			failed = append(failed, fmt.Sprintf("%s: %d failed, %d of them resets in flight", sample[i].Name, sum.Failed, sum.Reset))
+		}
+	}
+	if len(failed) > 0 {
+		t.Errorf("requests failed during the rolling restart:\n%s", strings.Join(failed, "\n"))
+	}
+	if wrong := l.fleetWire(vips, owners); len(wrong) > 0 {
+		t.Errorf("after the rolling restart, %d VIPs are not answered by their owner alone:\n%s", len(wrong), strings.Join(wrong, "\n"))
+	}
+}
