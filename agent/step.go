@@ -89,6 +89,7 @@ type Machine struct {
 	clusterMACs  string
 	splits       splits
 	links        links
+	balance      balancer
 	// blocked says, per unit, why this host may not claim it now.
 	blocked map[string]string
 	// isolated is set while this host cannot decrypt its peers' gossip: it
@@ -156,6 +157,7 @@ func (m *Machine) Step(in Input) Plan {
 	}
 	ds := election.Decide(view)
 	want := m.handoff.desired(m.self, view, ds, passing, m.holds, in.Now, in.Config.DrainTimeout.Duration)
+	balanceWake := m.rebalance(in, view, ds, passing, mayNotClaim, keyProblem, want)
 	m.blocked = map[string]string{}
 	m.isolated = keyProblem != ""
 	for _, d := range ds {
@@ -169,6 +171,9 @@ func (m *Machine) Step(in Input) Plan {
 		}
 	}
 	p.WakeAt = m.settle.hold(want, m.holds, m.everHeld, in.Now)
+	if !balanceWake.IsZero() {
+		p.WakeAt = earliest(p.WakeAt, balanceWake)
+	}
 	answer, watch := m.splits.resolve(m.self, view, want, in.Now)
 	p.Owned, p.Fresh = ownedVIPs(in.Config, answer, m.holds, m.everHeld)
 	p.Owned = anycast(in.Config, p.Owned, passing, m.drained)
@@ -195,6 +200,27 @@ func (m *Machine) Step(in Input) Plan {
 		p.Ready = true
 	}
 	return p
+}
+
+// rebalance adds to want the unit this host takes back to spread the units
+// (see balancer), if any, and returns when to look again.
+func (m *Machine) rebalance(in Input, view election.View, ds election.Decisions, passing election.KeySet,
+	mayNotClaim map[string]string, keyProblem string, want election.KeySet) time.Time {
+	m.balance.look(view, in.Now)
+	if !in.Config.Rebalance || !in.Settled || !m.converged || m.drained || keyProblem != "" {
+		return time.Time{}
+	}
+	claimable := election.NewKeySet()
+	for k := range passing {
+		if mayNotClaim[k] == "" {
+			claimable[k] = struct{}{}
+		}
+	}
+	unit, wake := m.balance.next(m.self, ds, claimable, in.Now)
+	if unit != "" {
+		want[unit] = struct{}{}
+	}
+	return wake
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -9,6 +9,11 @@ type Config struct {
 	NodeName     string            `yaml:"node_name"`
 	StateDir     string            `yaml:"state_dir"`
 	DrainTimeout Duration          `yaml:"drain_timeout"`
+	// Rebalance moves units, one at a time and make-before-break, to the
+	// hosts the election's hash prefers once the cluster has been stable
+	// for a while (after a cold start, or when a host comes back). False
+	// keeps every owner until it fails, stops or is drained.
+	Rebalance bool `yaml:"rebalance"`
 	Gossip       Gossip            `yaml:"gossip"`
 	Announce     Announce          `yaml:"announce"`
 	Interfaces   []Interface       `yaml:"interfaces"`

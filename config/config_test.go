@@ -43,6 +43,7 @@ func TestDefaultsFillAMinimalFile(t *testing.T) {
 		NodeName:     "h7",
 		StateDir:     "/var/lib/vipd",
 		DrainTimeout: D(10 * time.Second),
+		Rebalance:    true,
 		Gossip:       Gossip{Bind: "0.0.0.0", Port: 7946, KeyFile: "/etc/vipd/gossip.key", Profile: ProfileDefault},
 		Announce:     Announce{Refresh: D(10 * time.Second)},
 		Interfaces:   []Interface{{Name: "eth0", Family: FamilyDual, Tuning: true}},

@@ -27,6 +27,7 @@ func defaultConfig() *Config {
 	return &Config{
 		StateDir:     DefaultStateDir,
 		DrainTimeout: D(10 * time.Second),
+		Rebalance:    true,
 		Gossip: Gossip{
 			Bind:    "0.0.0.0",
 			Port:    DefaultGossipPort,

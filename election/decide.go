@@ -71,12 +71,13 @@ func (d *decider) decide(u Unit, facts []hostFacts) Decision {
 		out.Reason = noOwnerReason(furthest)
 		return out
 	}
-	out.Owner, out.Reason = d.chooseOwner(u)
+	out.Owner, out.Reason, out.Balanced = d.chooseOwner(u)
 	return out
 }
 
-// chooseOwner applies the ownership rules to the non-empty d.eligible.
-func (d *decider) chooseOwner(u Unit) (string, Reason) {
+// chooseOwner applies the ownership rules to the non-empty d.eligible, and
+// names the balanced host when a holder keeps the unit.
+func (d *decider) chooseOwner(u Unit) (owner string, reason Reason, balanced string) {
 	best := bestOf(u.Key, d.eligible)
 
 	d.holders = d.holders[:0]
@@ -86,17 +87,30 @@ func (d *decider) chooseOwner(u Unit) (string, Reason) {
 		}
 	}
 	if len(d.holders) == 0 {
-		return best.name, ReasonElected
+		return best.name, ReasonElected, ""
 	}
 
 	keeper := bestOf(u.Key, d.holders)
 	if u.Failback && best.priority > keeper.priority {
-		return best.name, ReasonFailback
+		return best.name, ReasonFailback, ""
 	}
+	reason = ReasonOwnerKept
 	if len(d.holders) > 1 {
-		return keeper.name, ReasonSplitResolved
+		reason = ReasonSplitResolved
 	}
-	return keeper.name, ReasonOwnerKept
+	balanced = best.name
+	if best.priority != keeper.priority {
+		// The hash spreads hosts of one priority; a higher one takes a
+		// unit back only with failback.
+		d.holders = d.holders[:0]
+		for _, c := range d.eligible {
+			if c.priority == keeper.priority {
+				d.holders = append(d.holders, c)
+			}
+		}
+		balanced = bestOf(u.Key, d.holders).name
+	}
+	return keeper.name, reason, balanced
 }
 
 // bestOf returns the candidate with the highest priority; among equals, the

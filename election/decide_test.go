@@ -302,7 +302,7 @@ func TestDecideGroupMovesAsOne(t *testing.T) {
 		{Key: "192.0.2.20", VIPs: []string{"192.0.2.20"}, Owner: "h1", Reason: ReasonElected,
 			Hosts: []HostStatus{{"h1", Eligible}, {"h2", Eligible}}},
 		{Key: "frontends", VIPs: []string{"192.0.2.10", "192.0.2.11", "2001:db8::10"}, Owner: "h2", Reason: ReasonOwnerKept,
-			Hosts: []HostStatus{{"h1", Eligible}, {"h2", Eligible}}},
+			Balanced: "h2", Hosts: []HostStatus{{"h1", Eligible}, {"h2", Eligible}}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Decide (-want +got):\n%s", diff)
@@ -336,5 +336,62 @@ func TestDecideDuplicateUnitHasNoOwner(t *testing.T) {
 func TestDecideEmptyView(t *testing.T) {
 	if got := Decide(View{}); len(got) != 0 {
 		t.Fatalf("Decide(View{}) = %v, want no decisions", got)
+	}
+}
+
+// Balanced names where a kept unit goes when the cluster rebalances: the
+// host the hash prefers among the eligible hosts of the keeper's priority;
+// never a host of higher priority (that is failback's job), nor one that
+// is not eligible.
+func TestDecideNamesTheBalancedHost(t *testing.T) {
+	units := []Unit{{Key: "web", VIPs: []string{"192.0.2.10"}}}
+	hosts := []string{"h1", "h2", "h3", "h4"}
+	preferred := bestOf("web", []candidate{{name: "h1"}, {name: "h2"}, {name: "h3"}, {name: "h4"}}).name
+	var other string
+	for _, h := range hosts {
+		if h != preferred {
+			other = h
+			break
+		}
+	}
+	view := func(mut func(name string, h *Host)) View {
+		v := View{Units: units}
+		for _, name := range hosts {
+			h := node(name, units)
+			if name == other {
+				h = node(name, units, holding("web"))
+			}
+			if mut != nil {
+				mut(name, &h)
+			}
+			v.Hosts = append(v.Hosts, h)
+		}
+		return v
+	}
+	d := Decide(view(nil))[0]
+	if d.Owner != other || d.Reason != ReasonOwnerKept || d.Balanced != preferred {
+		t.Errorf("kept by %s: owner %s (%s), balanced %q; want %s kept, balanced %s", other, d.Owner, d.Reason, d.Balanced, other, preferred)
+	}
+	// The preferred host not eligible: the next by hash.
+	d = Decide(view(func(name string, h *Host) {
+		if name == preferred {
+			h.Passing = NewKeySet()
+		}
+	}))[0]
+	if d.Balanced == preferred || d.Balanced == "" {
+		t.Errorf("balanced %q with %s failing its checks", d.Balanced, preferred)
+	}
+	// A unit that prefers another host by priority, without failback: the
+	// keeper's priority decides where it balances to.
+	units[0].Priority = map[string]int{preferred: 10}
+	d = Decide(view(nil))[0]
+	if d.Owner != other || d.Balanced == preferred {
+		t.Errorf("priority 10 on %s, no failback: owner %s, balanced %q; want %s kept and balanced among the others", preferred, d.Owner, d.Balanced, other)
+	}
+	// No holder: elected, nothing to balance.
+	units[0].Priority = nil
+	d = Decide(View{Units: units, Hosts: []Host{node("h1", units), node("h2", units)}})[0]
+	if d.Reason != ReasonElected || d.Balanced != "" {
+		t.Errorf("no holder: %s, balanced %q; want elected, none", d.Reason, d.Balanced)
 	}
 }

@@ -13,6 +13,11 @@ type Decision struct {
 	// Owner is the host that should announce the unit; empty when none.
 	Owner  string
 	Reason Reason
+	// Balanced is where the unit goes when the cluster rebalances: the
+	// eligible host the rendezvous hash prefers among those with the
+	// owner's priority. Set only when a holder keeps the unit
+	// (ReasonOwnerKept or ReasonSplitResolved); it may be the owner.
+	Balanced string `json:",omitempty"`
 	// Hosts says, for every host in the view, sorted by name, whether it may
 	// own the unit. It is empty for ReasonDuplicateUnit.
 	Hosts []HostStatus
