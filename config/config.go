@@ -6,23 +6,23 @@ import "time"
 // with defaults filled in. Every host of a cluster reads the same file; only
 // NodeName (defaulting to the hostname) differs between them.
 type Config struct {
-	NodeName     string            `yaml:"node_name"`
-	StateDir     string            `yaml:"state_dir"`
-	DrainTimeout Duration          `yaml:"drain_timeout"`
+	NodeName     string   `yaml:"node_name"`
+	StateDir     string   `yaml:"state_dir"`
+	DrainTimeout Duration `yaml:"drain_timeout"`
 	// Rebalance moves units, one at a time and make-before-break, to the
 	// hosts the election's hash prefers once the cluster has been stable
 	// for a while (after a cold start, or when a host comes back). False
 	// keeps every owner until it fails, stops or is drained.
-	Rebalance bool `yaml:"rebalance"`
-	Gossip       Gossip            `yaml:"gossip"`
-	Announce     Announce          `yaml:"announce"`
-	Interfaces   []Interface       `yaml:"interfaces"`
-	Checks       map[string]*Check `yaml:"checks"`
-	VIPs         []VIP             `yaml:"vips"`
-	Control      Control           `yaml:"control"`
-	Metrics      Metrics           `yaml:"metrics"`
-	Notify       []NotifyHook      `yaml:"notify"`
-	BGP          *BGP              `yaml:"bgp,omitempty"`
+	Rebalance  bool              `yaml:"rebalance"`
+	Gossip     Gossip            `yaml:"gossip"`
+	Announce   Announce          `yaml:"announce"`
+	Interfaces []Interface       `yaml:"interfaces"`
+	Checks     map[string]*Check `yaml:"checks"`
+	VIPs       []VIP             `yaml:"vips"`
+	Control    Control           `yaml:"control"`
+	Metrics    Metrics           `yaml:"metrics"`
+	Notify     []NotifyHook      `yaml:"notify"`
+	BGP        *BGP              `yaml:"bgp,omitempty"`
 }
 
 // Gossip configures the memberlist cluster the hosts form.
