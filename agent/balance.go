@@ -18,21 +18,28 @@ const (
 	// at most five a second, so that neither the LAN nor the clients see a
 	// burst of moves.
 	balanceEvery = 200 * time.Millisecond
+	// balanceClaimFor is how long a host keeps a unit it claimed to
+	// rebalance while the old owner has not let go yet: gossip brings the
+	// claim to the old owner within a few hundred milliseconds.
+	balanceClaimFor = 2 * time.Second
 )
 
-// balancer moves units kept by one host (owner kept) to the host the
-// election's hash prefers (Decision.Balanced), when that is this host: it
-// claims them one by one while the cluster is stable. The claim is
-// make-before-break: this host answers first, and the old owner, seeing
-// two holders, lets go to the one the same hash prefers (split resolved),
-// which is this host. A unit is claimed at most once until the cluster
-// changes, so views that differ for a moment cannot move one back and
-// forth.
+// balancer moves units kept by one host (owner kept) to their balanced
+// host (Decision.Balanced), once the cluster has been stable for
+// balanceAfter. The balanced host claims them one by one and keeps them for
+// up to balanceClaimFor although two holders make the election name the
+// old owner; the old owner, seeing the balanced host hold a unit it owns,
+// lets go. Make-before-break: the new owner answers before the old one
+// stops. Both sides act only while their views agree on the target, and a
+// unit is claimed at most once until the cluster changes, so views that
+// differ for a moment cannot move one back and forth: a claim the old owner
+// does not answer times out, and the usual rules take over.
 type balancer struct {
 	picture     uint64    // hash of what the cluster looked like
 	stableSince time.Time // when the picture last changed
 	lastClaim   time.Time
-	tried       election.KeySet // units claimed since the picture changed
+	tried       election.KeySet      // units claimed since the picture changed
+	claiming    map[string]time.Time // units claimed, kept until then
 }
 
 // look notes the cluster's picture at now: which hosts are alive, drained,
@@ -73,6 +80,43 @@ func (b *balancer) look(view election.View, now time.Time) {
 	if sum := h.Sum64(); sum != b.picture || b.stableSince.IsZero() {
 		b.picture, b.stableSince = sum, now
 		b.tried = election.NewKeySet()
+		b.claiming = nil
+	}
+}
+
+// stable reports whether the cluster has looked the same for balanceAfter.
+func (b *balancer) stable(now time.Time) bool {
+	return !b.stableSince.IsZero() && !now.Before(b.stableSince.Add(balanceAfter))
+}
+
+// keepClaims adds to want the units this host claimed to rebalance and is
+// still taking over, and forgets those taken over, no longer its balanced
+// ones, or timed out.
+func (b *balancer) keepClaims(self string, ds election.Decisions, want election.KeySet, now time.Time) {
+	for unit, until := range b.claiming {
+		d, ok := ds.Lookup(unit)
+		if !ok || !now.Before(until) || d.Balanced != self || (d.Owner == self && d.Reason == election.ReasonOwnerKept) {
+			delete(b.claiming, unit)
+			continue
+		}
+		want[unit] = struct{}{}
+	}
+}
+
+// release removes from want the units this host owns whose balanced host
+// is another that now holds them too: that host is taking them over.
+func (b *balancer) release(self string, view election.View, ds election.Decisions, want election.KeySet, now time.Time) {
+	if !b.stable(now) {
+		return
+	}
+	for unit := range want {
+		d, ok := ds.Lookup(unit)
+		if !ok || d.Owner != self || d.Balanced == "" || d.Balanced == self {
+			continue
+		}
+		if ownerHolds(view, d.Balanced, unit) {
+			delete(want, unit)
+		}
 	}
 }
 
@@ -100,6 +144,10 @@ func (b *balancer) next(self string, ds election.Decisions, claimable election.K
 	}
 	b.lastClaim = now
 	b.tried[candidate] = struct{}{}
+	if b.claiming == nil {
+		b.claiming = map[string]time.Time{}
+	}
+	b.claiming[candidate] = now.Add(balanceClaimFor)
 	return candidate, now.Add(balanceEvery)
 }
 

@@ -208,8 +208,11 @@ func (m *Machine) rebalance(in Input, view election.View, ds election.Decisions,
 	mayNotClaim map[string]string, keyProblem string, want election.KeySet) time.Time {
 	m.balance.look(view, in.Now)
 	if !in.Config.Rebalance || !in.Settled || !m.converged || m.drained || keyProblem != "" {
+		m.balance.claiming = nil
 		return time.Time{}
 	}
+	m.balance.release(m.self, view, ds, want, in.Now)
+	m.balance.keepClaims(m.self, ds, want, in.Now)
 	claimable := election.NewKeySet()
 	for k := range passing {
 		if mayNotClaim[k] == "" {

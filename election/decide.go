@@ -26,10 +26,15 @@ func Decide(view View) Decisions {
 		if same > 1 {
 			decisions = append(decisions, Decision{Key: units[i].Key, Reason: ReasonDuplicateUnit})
 		} else {
-			decisions = append(decisions, d.decide(units[i], facts[i]))
+			dec := d.decide(units[i], facts[i])
+			if len(d.balance) > 0 {
+				d.items = append(d.items, balanceItem{decision: len(decisions), key: dec.Key, cands: d.balance})
+			}
+			decisions = append(decisions, dec)
 		}
 		i += same
 	}
+	setBalanced(decisions, d.items)
 	return decisions
 }
 
@@ -38,6 +43,10 @@ type decider struct {
 	members []member
 	// eligible and holders are scratch space, reused for every unit.
 	eligible, holders []candidate
+	// balance are the balance candidates of the unit just decided (nil
+	// when no holder keeps it); items collects them for setBalanced.
+	balance []string
+	items   []balanceItem
 }
 
 // candidate is an eligible host as the owner rules compare them.
@@ -53,6 +62,7 @@ func (d *decider) decide(u Unit, facts []hostFacts) Decision {
 	out := Decision{Key: u.Key, VIPs: sortedUnique(u.VIPs), Hosts: make([]HostStatus, len(d.members))}
 
 	d.eligible = d.eligible[:0]
+	d.balance = nil
 	furthest := Eligibility(0)
 	for j, m := range d.members {
 		e := eligibility(m, facts[j], u, fp)
@@ -71,13 +81,15 @@ func (d *decider) decide(u Unit, facts []hostFacts) Decision {
 		out.Reason = noOwnerReason(furthest)
 		return out
 	}
-	out.Owner, out.Reason, out.Balanced = d.chooseOwner(u)
+	out.Owner, out.Reason = d.chooseOwner(u)
 	return out
 }
 
 // chooseOwner applies the ownership rules to the non-empty d.eligible, and
-// names the balanced host when a holder keeps the unit.
-func (d *decider) chooseOwner(u Unit) (owner string, reason Reason, balanced string) {
+// when a holder keeps the unit, sets d.balance to the eligible hosts of the
+// keeper's priority: the hash spreads hosts of one priority, and a higher
+// one takes a unit back only with failback.
+func (d *decider) chooseOwner(u Unit) (string, Reason) {
 	best := bestOf(u.Key, d.eligible)
 
 	d.holders = d.holders[:0]
@@ -87,30 +99,23 @@ func (d *decider) chooseOwner(u Unit) (owner string, reason Reason, balanced str
 		}
 	}
 	if len(d.holders) == 0 {
-		return best.name, ReasonElected, ""
+		return best.name, ReasonElected
 	}
 
 	keeper := bestOf(u.Key, d.holders)
 	if u.Failback && best.priority > keeper.priority {
-		return best.name, ReasonFailback, ""
+		return best.name, ReasonFailback
 	}
-	reason = ReasonOwnerKept
+	reason := ReasonOwnerKept
 	if len(d.holders) > 1 {
 		reason = ReasonSplitResolved
 	}
-	balanced = best.name
-	if best.priority != keeper.priority {
-		// The hash spreads hosts of one priority; a higher one takes a
-		// unit back only with failback.
-		d.holders = d.holders[:0]
-		for _, c := range d.eligible {
-			if c.priority == keeper.priority {
-				d.holders = append(d.holders, c)
-			}
+	for _, c := range d.eligible {
+		if c.priority == keeper.priority {
+			d.balance = append(d.balance, c.name)
 		}
-		balanced = bestOf(u.Key, d.holders).name
 	}
-	return keeper.name, reason, balanced
+	return keeper.name, reason
 }
 
 // bestOf returns the candidate with the highest priority; among equals, the

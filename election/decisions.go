@@ -13,9 +13,9 @@ type Decision struct {
 	// Owner is the host that should announce the unit; empty when none.
 	Owner  string
 	Reason Reason
-	// Balanced is where the unit goes when the cluster rebalances: the
-	// eligible host the rendezvous hash prefers among those with the
-	// owner's priority. Set only when a holder keeps the unit
+	// Balanced is where the unit goes when the cluster rebalances: an
+	// eligible host of the owner's priority, by the rendezvous hash bounded
+	// by load (balance.go). Set only when a holder keeps the unit
 	// (ReasonOwnerKept or ReasonSplitResolved); it may be the owner.
 	Balanced string `json:",omitempty"`
 	// Hosts says, for every host in the view, sorted by name, whether it may

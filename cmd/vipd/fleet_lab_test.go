@@ -164,10 +164,11 @@ func fleetSample(vips []fleetVIP, owners map[string]string, n int) []fleetVIP {
 }
 
 // A fleet of 8 hosts with 200 VIPs (130 IPv4, 70 IPv6, each its own unit):
-// every host agrees on one owner for every VIP, the client hears exactly
-// that owner's MAC for each, and a rolling restart of every host (SIGTERM,
-// start, wait until all agree again) fails no request on a sample of VIPs
-// spread over the owners, other than connections reset in flight.
+// every host agrees on one owner for every VIP, rebalancing spreads them
+// within 20 % of an even share, the client hears exactly the owner's MAC
+// for each, and a rolling restart of every host (SIGTERM, start, wait until
+// all agree again) fails no request on a sample of VIPs spread over the
+// owners, other than connections reset in flight.
 func TestLabFleetAgreesAndSurvivesARollingRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a fleet of 8 hosts; skipped with -short")
@@ -182,6 +183,26 @@ func TestLabFleetAgreesAndSurvivesARollingRestart(t *testing.T) {
 		perHost[o]++
 	}
 	t.Logf("cold start: every host agreed on an owner for each of %d VIPs after %v; VIPs per host %v", len(vips), time.Since(start).Round(time.Millisecond), perHost)
+
+	// Rebalancing spreads them: every host within 20 % of an even share.
+	share := len(vips) / len(l.lab.Hosts())
+	lab.Eventually(t, 90*time.Second, func() error {
+		var err error
+		if owners, err = l.fleetAgreement(vips); err != nil {
+			return err
+		}
+		perHost = map[string]int{}
+		for _, o := range owners {
+			perHost[o]++
+		}
+		for _, h := range l.lab.Hosts() {
+			if n := perHost[h.Name()]; n*5 < share*4 || n*5 > share*6 {
+				return fmt.Errorf("%s owns %d VIPs, not within 20%% of %d: %v", h.Name(), n, share, perHost)
+			}
+		}
+		return nil
+	})
+	t.Logf("balanced %v after the cold start: VIPs per host %v", time.Since(start).Round(time.Millisecond), perHost)
 	if wrong := l.fleetWire(vips, owners); len(wrong) > 0 {
 		t.Fatalf("on the wire, %d VIPs are not answered by their owner alone:\n%s", len(wrong), strings.Join(wrong, "\n"))
 	}
