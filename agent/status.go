@@ -86,6 +86,7 @@ func (a *Agent) Members() []api.Member {
 			Self:       m.Name == self,
 			SameConfig: m.Resolved && m.Config == own,
 			Holds:      holds[m.Name],
+			Problem:    m.Problem,
 		}
 		for _, mac := range m.MACs {
 			am.MACs = append(am.MACs, mac.String())

@@ -189,6 +189,7 @@ func (m *Machine) Step(in Input) Plan {
 	m.holds = want
 	m.decisions = ds
 	m.problems = m.links.problems(in.Now)
+	m.problems = append(m.problems, memberProblems(in.Members, m.self)...)
 	if keyProblem != "" {
 		m.problems = append(m.problems, keyProblem)
 	}
@@ -224,6 +225,20 @@ func (m *Machine) rebalance(in Input, view election.View, ds election.Decisions,
 		want[unit] = struct{}{}
 	}
 	return wake
+}
+
+// memberProblems names the alive members whose metadata cannot be read:
+// while one is alive, gossip is not settled and this host claims nothing
+// new (see eligibleNow).
+func memberProblems(members []membership.Member, self string) []string {
+	var out []string
+	for _, mb := range members {
+		if mb.Name != self && mb.State == membership.StateAlive && mb.Problem != "" {
+			out = append(out, "member "+mb.Name+"'s gossip metadata cannot be read ("+mb.Problem+
+				"): it runs another vipd version, or sends bad metadata; until every host runs the same version, it owns nothing here and no host claims anything new")
+		}
+	}
+	return out
 }
 
 func earliest(a, b time.Time) time.Time {

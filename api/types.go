@@ -152,6 +152,10 @@ type Member struct {
 	// agree on them.
 	SameConfig bool     `json:"same_config"`
 	Holds      []string `json:"holds,omitempty"`
+	// Problem says why the member's gossip metadata cannot be read (a
+	// newer vipd, or bad metadata): while such a member is alive it owns
+	// nothing here and no host claims anything new.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Check is one health check on this host.

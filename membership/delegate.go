@@ -91,7 +91,6 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 	meta, err := decodeMeta(n.Meta)
 	if err != nil {
 		m.malformedMeta.Add(1)
-		m.log.Debug("dropped node metadata", "node", n.Name, "err", err)
 	}
 	addr, _ := netip.AddrFromSlice(n.Addr)
 	p := &peer{
@@ -104,6 +103,12 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 	}
 	m.mu.Lock()
 	old, ok := m.peers[n.Name]
+	if err != nil && (!ok || old.metaErr == nil || old.metaErr.Error() != err.Error()) {
+		// Once per member and reason, not per gossip message.
+		m.log.Warn("a member's node metadata cannot be read, so it takes part in no election here and this host claims nothing new until it can; "+
+			"it runs another vipd version, or sends bad metadata: run the same vipd version on every host",
+			"member", n.Name, "err", err)
+	}
 	if state == StateDead && ((err == nil && meta.Leaving) || (ok && old.meta.Leaving)) {
 		p.state = StateLeft
 	}

@@ -64,6 +64,9 @@ func formatMembers(ms []api.Member) string {
 		if m.SameConfig {
 			config = "same"
 		}
+		if m.Problem != "" {
+			config = "unreadable: " + m.Problem
+		}
 		rows = append(rows, []string{name, m.Address, string(m.State), yesNo(m.Drained), config, list(m.Holds), list(m.MACs)})
 	}
 	return lines(table([]string{"NAME", "ADDRESS", "STATE", "DRAINED", "CONFIG", "HOLDS", "MACS"}, rows))
