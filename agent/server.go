@@ -122,7 +122,7 @@ func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathStatus, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, a.Status())
+		writeJSON(w, http.StatusOK, a.status(r.URL.Query().Get(api.QueryHosts) != "0"))
 	})
 	mux.HandleFunc("GET "+api.PathMembers, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, a.Members())

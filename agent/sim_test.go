@@ -323,7 +323,7 @@ func (s *sim) status(withReasons bool) string {
 			if !h.up {
 				continue
 			}
-			st := h.m.status(h.cfg, configState(), "", s.members(h), s.now)
+			st := h.m.status(h.cfg, configState(), "", s.members(h), s.now, true)
 			if withReasons && v.Name == any.cfg.VIPs[0].Name {
 				for _, p := range st.Problems {
 					fmt.Fprintf(&b, "  %s: PROBLEM %s\n", n, p)

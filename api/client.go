@@ -46,6 +46,13 @@ func NewClient(socket string) *Client {
 // Status returns the VIPs as this host sees them.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var s Status
+	return s, c.do(ctx, http.MethodGet, PathStatus, url.Values{QueryHosts: {"0"}}, &s)
+}
+
+// StatusWithHosts is Status with, for every VIP, every host and whether it
+// may own the VIP (VIPStatus.Hosts), which Status leaves out.
+func (c *Client) StatusWithHosts(ctx context.Context) (Status, error) {
+	var s Status
 	return s, c.do(ctx, http.MethodGet, PathStatus, nil, &s)
 }
 

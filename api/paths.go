@@ -10,3 +10,7 @@ const (
 	PathUndrain = "/v1/undrain"
 	PathReload  = "/v1/reload"
 )
+
+// QueryHosts=0 on PathStatus leaves out every VIP's host list
+// (VIPStatus.Hosts): with many VIPs and hosts it is most of the answer.
+const QueryHosts = "hosts"

@@ -119,8 +119,9 @@ type VIPStatus struct {
 	// Reason is election's reason for the owner, or why there is none.
 	Reason string    `json:"reason"`
 	Since  time.Time `json:"since"`
-	// Hosts says, per host, whether it may own the VIP and why not.
-	Hosts    []HostEligibility `json:"hosts"`
+	// Hosts says, per host, whether it may own the VIP and why not; left
+	// out unless asked for (Client.StatusWithHosts, vipctl status -v).
+	Hosts    []HostEligibility `json:"hosts,omitempty"`
 	Conflict string            `json:"conflict,omitempty"`
 	// Split names the member heard answering for the VIP on the LAN while
 	// gossip does not show it holding the VIP, and what gossip says of it.

@@ -102,21 +102,23 @@
 //
 // memberlist runs at membership-grade timings (a probe every 1 s default,
 // 0.5 s fast), which cost little when idle but take seconds to declare a
-// crashed host dead. So every host also sends a small heartbeat (a memberlist
-// user message: UDP to the gossip port, encrypted with the keyring, so a
-// firewall on the gossip port cuts it like gossip) to every other member
-// every Timing.HeartbeatInterval (150 ms default, 60 ms fast). A host that
+// crashed host dead. So every host also sends a small heartbeat (UDP to the
+// gossip port, sealed with the gossip key, so a firewall on the gossip port
+// cuts it like gossip) to its watchers, the two members that follow it by
+// name (every other member in a cluster of three), every
+// Timing.HeartbeatInterval (150 ms default, 60 ms fast). A watcher that
 // heard heartbeats from a member and then hears none for
 // Timing.HeartbeatTimeout (400 ms, 160 ms: one lost heartbeat is forgiven)
 // reports it not alive in View until it is heard again or memberlist
-// decides; Members marks it Silent.
+// decides, and sends the other members a notice every interval while it
+// does; a host that is no watcher of it counts it dead while all its
+// watchers send notices. Members marks it Silent.
 // Heartbeats never bring back a member memberlist has dead. A member never
 // heard (an older version during a rolling upgrade, or one just joined) is
 // judged by memberlist alone. Leave sends a last, stopping heartbeat, so a
 // host that stops on purpose is left to memberlist's leave message rather
-// than taken for dead; a host sends to every member memberlist sees alive
-// and every one it heard lately, so no live host stops hearing it because
-// views differ; a host whose own loop woke late judges nobody that round.
+// than taken for dead; so does a host whose watchers change, to the ones it
+// leaves; a host whose own loop woke late judges nobody that round.
 // heartbeat.go has the details and the cost.
 //
 // # Metrics

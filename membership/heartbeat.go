@@ -1,7 +1,9 @@
 package membership
 
 import (
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,10 +16,12 @@ import (
 // memberlist runs at membership-grade timings (a probe a second by default),
 // which would take seconds to declare a crashed host dead. The owner of a
 // VIP must be replaced faster, so every host also sends a tiny heartbeat to
-// every other host every Timing.HeartbeatInterval: a small packet to the
-// gossip port over UDP, encrypted and authenticated with the gossip keys
-// (heartbeat_wire.go), so a firewall that cuts gossip cuts heartbeats too,
-// and a host with another key is not heard.
+// its watchers (watchring.go: with up to 3 hosts, every other host; beyond,
+// the two that follow it by name) every Timing.HeartbeatInterval: a small
+// packet to the gossip port over UDP, encrypted and authenticated with the
+// gossip keys (heartbeat_wire.go), so a firewall that cuts gossip cuts
+// heartbeats too, and a host with another key is not heard. The watchers
+// tell the others when a member goes quiet.
 //
 // The rule: a host that has heard heartbeats from a member, and then hears
 // none for Timing.HeartbeatTimeout, reports that member not alive in View
@@ -27,9 +31,8 @@ import (
 // upgrade, or a member that has just joined) is judged by memberlist alone.
 //
 // False deaths are avoided so:
-//   - a host sends to every member memberlist sees alive, and to every member
-//     it heard within HeartbeatTimeout, so two hosts whose memberlist views
-//     differ for a moment keep hearing each other; nobody stops sending to a
+//   - a host that stops sending to a member on purpose (its watchers
+//     changed) sends it stopping heartbeats first; nobody stops sending to a
 //     live host because of who owns what;
 //   - a host that stops on purpose (Leave) sends a last heartbeat with the
 //     stopping flag; its receivers forget what they heard from it and leave
@@ -40,14 +43,14 @@ import (
 //   - a member that memberlist sees alive again after a death (a re-merge, a
 //     restart) starts unheard: only heartbeats received after that count.
 //
-// Cost: per host, (members - 1) heartbeats of 3 bytes plus the node name
-// (plus the AES-GCM nonce and tag, 28 bytes) out and as many in per
-// interval: about 13 packets a second each way at the default 150 ms with 3
-// hosts. A packet costs a send and a wake-up at each end, so heartbeats are
-// the largest part of vipd's idle cost; they bypass memberlist to keep each
-// one cheap (heartbeat_wire.go). A timeout of two intervals and a bit is the
-// tightest rule that still forgives one lost packet. It grows linearly with
-// the cluster (n - 1 per host per interval, n x (n - 1) on the LAN).
+// Cost: per host, a heartbeat of 3 bytes plus the node name (plus the
+// AES-GCM nonce and tag, 28 bytes) to each watcher per interval, out and as
+// many in: about 13 packets a second each way at the default 150 ms,
+// whatever the size of the cluster. A packet costs a send and a wake-up at
+// each end, so heartbeats are the largest part of vipd's idle cost; they
+// bypass memberlist to keep each one cheap (heartbeat_wire.go). A timeout
+// of two intervals and a bit is the tightest rule that still forgives one
+// lost packet.
 
 // heartbeatMagic starts every heartbeat; other user messages are dropped.
 // heartbeatVersion is the version sent as a memberlist user message (see
@@ -84,6 +87,14 @@ type heartbeatState struct {
 	// only caller of receiveRawHeartbeat.
 	scratch []byte
 
+	// The watch ring (watchring.go): the members sent to at the last
+	// rebuild, those being released, and the notices received, by accused
+	// member and sender, with the members they make dead here.
+	sentTo       map[string]bool
+	releasing    map[string]int
+	reports      map[string]map[string]time.Time
+	deadByReport map[string]bool
+
 	sent, received, deaths, dropped atomic.Uint64
 }
 
@@ -93,6 +104,10 @@ type heartbeatTarget struct {
 	addr string // node's host:port, for the transport
 	// raw: the member reads version 2 heartbeats (its metadata says so).
 	raw bool
+	// flags of this packet: 0, flagStopping (a release) or flagNotice;
+	// notice names the member a notice is about.
+	flags  byte
+	notice string
 }
 
 // heard is what this host heard from one member.
@@ -145,6 +160,7 @@ func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, stat
 	if r.alive != alive {
 		r.alive = alive
 		r.last, r.silent, r.syncing = time.Time{}, false, false
+		delete(h.reports, name)
 		h.dirty = true
 	}
 	if r.raw != raw {
@@ -161,12 +177,13 @@ func (m *Membership) heartbeatForget(name string) {
 	m.hb.mu.Unlock()
 }
 
-// silentLocked reports whether name went quiet; m.mu is held.
+// silentLocked reports whether name went quiet, as this host heard it or
+// as its watchers report; m.mu is held.
 func (m *Membership) silentLocked(name string) bool {
 	m.hb.mu.Lock()
 	defer m.hb.mu.Unlock()
 	r := m.hb.heard[name]
-	return r != nil && r.silent
+	return r != nil && (r.silent || m.hb.deadByReport[name])
 }
 
 // receiveHeartbeat handles a user message, a version 1 heartbeat; it runs
@@ -197,6 +214,23 @@ func (m *Membership) heardHeartbeat(flags byte, name []byte) {
 	h := &m.hb
 	now := time.Now()
 	h.mu.Lock()
+	if flags&flagNotice != 0 {
+		accused, died := h.noteNotice(m.name, name, now, m.timing.HeartbeatTimeout)
+		if died {
+			if h.deadByReport == nil {
+				h.deadByReport = map[string]bool{}
+			}
+			h.deadByReport[accused] = true
+		}
+		h.mu.Unlock()
+		h.received.Add(1)
+		if died {
+			h.deaths.Add(1)
+			m.log.Info("every watcher of a member reports it silent; it counts as dead until they stop or gossip decides", "member", accused)
+			m.signal()
+		}
+		return
+	}
 	r := h.heard[string(name)]
 	if r == nil || !r.alive {
 		// Not a member yet, or dead to memberlist: heartbeats do not
@@ -305,21 +339,27 @@ func (m *Membership) heartbeats() {
 	}
 }
 
-// sendHeartbeats sends one heartbeat with flags to every target, sealing
-// version 2 ones in buf, which it returns for the next round.
+// sendHeartbeats sends one heartbeat to every target, with flags on top
+// of the target's own, sealing version 2 ones in buf, which it returns for
+// the next round. Notices go only to version 2 targets.
 func (m *Membership) sendHeartbeats(buf []byte, targets []heartbeatTarget, flags byte) []byte {
 	h := &m.hb
-	v1 := h.msg
-	if flags&flagStopping != 0 {
-		v1 = h.stop
-	}
 	for _, t := range targets {
+		f := flags | t.flags
 		var err error
-		if t.raw {
-			buf = h.sealer.seal(buf[:0], flags, m.name)
+		switch {
+		case t.raw && f&flagNotice != 0:
+			buf = h.sealer.seal(buf[:0], f, m.name+"\x00"+t.notice)
 			_, err = h.wire.WriteTo(buf, t.addr)
-		} else {
-			err = m.ml.SendBestEffort(t.node, v1)
+		case t.raw:
+			buf = h.sealer.seal(buf[:0], f, m.name)
+			_, err = h.wire.WriteTo(buf, t.addr)
+		case f&flagNotice != 0:
+			continue
+		case f&flagStopping != 0:
+			err = m.ml.SendBestEffort(t.node, h.stop)
+		default:
+			err = m.ml.SendBestEffort(t.node, h.msg)
 		}
 		if err != nil {
 			m.log.Debug("sending a heartbeat", "member", t.node.Name, "err", err)
@@ -364,17 +404,32 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 		}
 	}
 	if h.dirty {
-		h.targets = h.targetsLocked()
+		h.targets = h.targetsLocked(m.name)
 		h.dirty = false
 	}
 	targets := h.targets
+	if extra := append(h.releasesLocked(), h.noticesLocked(m.name)...); len(extra) > 0 {
+		targets = append(slices.Clone(targets), extra...)
+	}
+	dead := h.reportedDeadSetLocked(m.name, now, timeout)
+	reportsChanged := !maps.Equal(dead, h.deadByReport)
+	var back []string
+	for name := range h.deadByReport {
+		if !dead[name] {
+			back = append(back, name)
+		}
+	}
+	h.deadByReport = dead
 	h.mu.Unlock()
 	for _, name := range quiet {
 		h.deaths.Add(1)
 		m.log.Info("no heartbeat from a member; it counts as dead until it is heard again or gossip decides",
 			"member", name, "silent_for", timeout)
 	}
-	if len(quiet) > 0 {
+	for _, name := range back {
+		m.log.Info("the watchers of a member stopped reporting it silent; it counts as alive again", "member", name)
+	}
+	if len(quiet) > 0 || reportsChanged {
 		m.signal()
 	}
 	return targets, next
@@ -390,21 +445,9 @@ func (m *Membership) stopHeartbeats() {
 		return
 	}
 	h.stopped = true
-	targets := h.targetsLocked()
+	targets := h.targetsLocked(m.name)
 	h.mu.Unlock()
 	m.sendHeartbeats(nil, targets, flagStopping)
-}
-
-// targetsLocked returns the members to send to: those memberlist sees
-// alive, and those heard lately. h.mu is held.
-func (h *heartbeatState) targetsLocked() []heartbeatTarget {
-	var out []heartbeatTarget
-	for _, r := range h.heard {
-		if r.node != nil && (r.alive || !r.last.IsZero()) {
-			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: r.raw})
-		}
-	}
-	return out
 }
 
 // HeartbeatStats counts heartbeats (the metrics' figures).

@@ -137,7 +137,7 @@ func (c *cli) doctor(cmd *cobra.Command, file string, host hostProbe) error {
 func fetchCluster(ctx context.Context, cl *api.Client) (clusterView, error) {
 	var v clusterView
 	var err error
-	if v.status, err = cl.Status(ctx); err != nil {
+	if v.status, err = cl.StatusWithHosts(ctx); err != nil {
 		return v, err
 	}
 	if v.members, err = cl.Members(ctx); err != nil {

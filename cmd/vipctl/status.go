@@ -36,7 +36,9 @@ file it runs and whether the last reload failed) and then one line per VIP:
 With -v it lists under each VIP every host of the cluster and whether it may
 own the VIP, and why not.
 
-With --json it prints the daemon's answer as it is, with times in RFC 3339.
+With --json it prints the daemon's answer as it is, with times in RFC 3339;
+each VIP's list of hosts ("hosts") only with -v as well, since with many
+VIPs and hosts it is most of the answer.
 
 EXIT STATUS
   0  every VIP has an owner from the cluster (or no VIP is configured)
@@ -54,7 +56,11 @@ EXIT STATUS
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := c.context(cmd)
 			defer cancel()
-			st, err := c.client().Status(ctx)
+			status := c.client().Status
+			if verbose {
+				status = c.client().StatusWithHosts
+			}
+			st, err := status(ctx)
 			if err != nil {
 				return c.fail(err, c.timeout)
 			}

@@ -19,14 +19,24 @@ type fleetVIP struct {
 	Address netip.Addr
 }
 
-// fleetVIPs returns n VIPs, about two in three IPv4, on the lab's LAN so
-// the client reaches each one directly: 192.0.2.120 upwards (above the
-// hosts and clients), then 2001:db8::1:0 upwards. At most 130 are IPv4.
-func fleetVIPs(n int) []fleetVIP {
-	v4 := min(n*2/3, 130)
+// fleetVIPs returns n VIPs, v4 of them IPv4, the rest IPv6: 192.0.2.120
+// upwards (above the lab's hosts and clients), then 198.51.100.1 and
+// 203.0.113.1 upwards (past 135 IPv4 VIPs: the client must reach those
+// prefixes on its link, see fleetOnLink), then 2001:db8::1:0 upwards.
+func fleetVIPs(n, v4 int) []fleetVIP {
+	var addrs4 []netip.Addr
+	for i := 120; i <= 254; i++ {
+		addrs4 = append(addrs4, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}))
+	}
+	for _, third := range [][3]byte{{198, 51, 100}, {203, 0, 113}} {
+		for i := 1; i <= 254; i++ {
+			addrs4 = append(addrs4, netip.AddrFrom4([4]byte{third[0], third[1], third[2], byte(i)}))
+		}
+	}
+	v4 = min(v4, n, len(addrs4))
 	out := make([]fleetVIP, 0, n)
 	for i := range v4 {
-		out = append(out, fleetVIP{fmt.Sprintf("v%04d", i), netip.AddrFrom4([4]byte{192, 0, 2, byte(120 + i)})})
+		out = append(out, fleetVIP{fmt.Sprintf("v%04d", i), addrs4[i]})
 	}
 	a := netip.MustParseAddr("2001:db8::1:0")
 	for i := v4; i < n; i++ {
@@ -34,6 +44,34 @@ func fleetVIPs(n int) []fleetVIP {
 		a = a.Next()
 	}
 	return out
+}
+
+// fleetOnLink makes the client reach the IPv4 VIPs outside the lab's
+// 192.0.2.0/24 on its own link, as a LAN with several prefixes would.
+func fleetOnLink(t *testing.T, l *vipdLab) {
+	t.Helper()
+	for _, p := range []string{"198.51.100.0/24", "203.0.113.0/24"} {
+		if out, err := l.lab.Client().Run(t.Context(), "ip", "route", "replace", p, "dev", "eth0"); err != nil {
+			t.Fatalf("ip route replace %s dev eth0 on the client: %v: %s", p, err, out)
+		}
+	}
+}
+
+// newFleetLab starts a fleet: hosts running vipd at logLevel with vips and
+// the default check timing (a probe a second, 500 ms timeout), not the lab's
+// 100 ms: on this machine a fleet shares two cores, and a check that times
+// out under load would move VIPs for no fault of the backend.
+func newFleetLab(t *testing.T, hosts int, prefix, profile, logLevel string, vips []fleetVIP) *vipdLab {
+	t.Helper()
+	const labChecks = "    interval: 100ms\n    timeout: 90ms\n"
+	l := newVIPDLabEdited(t, lab.Options{Hosts: hosts, Prefix: prefix}, profile, fleetVIPsYAML(vips), "", logLevel, func(yaml string) string {
+		if !strings.Contains(yaml, labChecks) {
+			t.Fatalf("the lab's config has no %q to change:\n%s", labChecks, yaml)
+		}
+		return strings.Replace(yaml, labChecks, "    interval: 1s\n    timeout: 500ms\n", 1)
+	})
+	fleetOnLink(t, l)
+	return l
 }
 
 func fleetVIPsYAML(vips []fleetVIP) string {
@@ -173,8 +211,8 @@ func TestLabFleetAgreesAndSurvivesARollingRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a fleet of 8 hosts; skipped with -short")
 	}
-	vips := fleetVIPs(200)
-	l := newVIPDLabWith(t, lab.Options{Hosts: 8, Prefix: "vfl"}, "default", fleetVIPsYAML(vips), "")
+	vips := fleetVIPs(200, 130)
+	l := newFleetLab(t, 8, "vfl", "default", "debug", vips)
 	diagOnFailure(t, l)
 	start := time.Now()
 	owners := l.fleetOwners(vips, 60*time.Second)

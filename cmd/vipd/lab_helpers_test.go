@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -61,6 +62,10 @@ type vipdLab struct {
 	profile string
 	// vips, when set, is the vips: list of every host's config.
 	vips string
+	// edit, when set, changes every host's config before it is written.
+	edit func(string) string
+	// logLevel is vipd's --log-level; empty is debug.
+	logLevel string
 }
 
 func newVIPDLab(t *testing.T, hosts int, extra string) *vipdLab {
@@ -70,13 +75,19 @@ func newVIPDLab(t *testing.T, hosts int, extra string) *vipdLab {
 // newVIPDLabWith is newVIPDLab with lab options, a gossip profile and a
 // vips: list ("" for web and web6, each on its own).
 func newVIPDLabWith(t *testing.T, opts lab.Options, profile, vips, extra string) *vipdLab {
+	return newVIPDLabEdited(t, opts, profile, vips, extra, "", nil)
+}
+
+// newVIPDLabEdited is newVIPDLabWith with vipd's log level ("" for debug)
+// and edit applied to every host's config.
+func newVIPDLabEdited(t *testing.T, opts lab.Options, profile, vips, extra, logLevel string, edit func(string) string) *vipdLab {
 	lab.RequireRoot(t)
 	bin, err := binaries()
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := &vipdLab{t: t, lab: lab.New(t, opts), bin: bin, dir: t.TempDir(),
-		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, extra: extra, profile: profile, vips: vips}
+		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, extra: extra, profile: profile, vips: vips, edit: edit, logLevel: logLevel}
 	key := filepath.Join(l.dir, "gossip.key")
 	if out, err := exec.Command(filepath.Join(bin, "vipd"), "keygen", "-o", key).CombinedOutput(); err != nil {
 		t.Fatalf("vipd keygen: %v\n%s", err, out)
@@ -103,7 +114,11 @@ func (l *vipdLab) config(h *lab.Node) string {
 	if l.vips != "" {
 		vips = l.vips
 	}
-	return l.configWith(h, l.profile, vips) + l.extra
+	yaml := l.configWith(h, l.profile, vips) + l.extra
+	if l.edit != nil {
+		yaml = l.edit(yaml)
+	}
+	return yaml
 }
 
 // configWith is config with a gossip profile and the vips: list items.
@@ -154,7 +169,7 @@ func (l *vipdLab) writeConfig(h *lab.Node, yaml string) {
 
 func (l *vipdLab) start(h *lab.Node) {
 	l.t.Helper()
-	p, err := h.Start(filepath.Join(l.bin, "vipd"), "run", "-c", l.configPath(h), "--log-level", "debug")
+	p, err := h.Start(filepath.Join(l.bin, "vipd"), "run", "-c", l.configPath(h), "--log-level", cmp.Or(l.logLevel, "debug"))
 	if err != nil {
 		l.t.Fatal(err)
 	}

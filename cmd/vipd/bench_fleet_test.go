@@ -1,0 +1,317 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/lab"
+)
+
+// fleetBench holds what TestBenchmarkFleet measured.
+type fleetBench struct {
+	Hosts, VIPs, IPv4 int
+	Profile           string
+
+	ColdAgreed   time.Duration // every host agrees on an owner for every VIP
+	ColdBalanced time.Duration // and every host is within 20 % of an even share
+	PerHostMin   int
+	PerHostMax   int
+	WireWrong    int // VIPs not answered by their owner alone, in one sweep after balancing
+
+	IdleCPU     float64 // % of a core per host
+	IdleRSS     float64 // MiB per host
+	StatusMS    float64 // median of vipctl status --json
+	StatusBytes int
+
+	CrashHost     string
+	CrashVIPs     int
+	CrashAllMS    float64 // until the client got an answer from a new owner for every VIP of the crashed host
+	CrashMedianMS float64
+	CrashAgreeMS  float64 // until every host's status agrees again
+	CrashFailed   int
+
+	RollDuration time.Duration
+	RollFailed   int // other than resets in flight
+	RollResets   int
+	RollSample   int
+}
+
+// TestBenchmarkFleet is the fleet row of `make bench`: 24 hosts in network
+// namespaces on one bridge, each a real vipd with the same 1000 VIPs (635
+// IPv4, 365 IPv6, no groups) and one in-process http check against its own
+// nginx, and a client. It measures a cold start, the steady state, the
+// crash of one host and a rolling restart, prints them and writes
+// docs/benchmarks-fleet.md. It asserts nothing about timing.
+// VIPD_FLEET_HOSTS and VIPD_FLEET_VIPS change the size.
+func TestBenchmarkFleet(t *testing.T) {
+	if os.Getenv("VIPD_BENCH") != "1" {
+		t.Skip("the benchmark runs with VIPD_BENCH=1 (sudo make bench)")
+	}
+	lab.RequireRoot(t)
+	r := fleetBench{Hosts: envInt(t, "VIPD_FLEET_HOSTS", 24), VIPs: envInt(t, "VIPD_FLEET_VIPS", 1000), Profile: "default"}
+	r.IPv4 = r.VIPs * 635 / 1000
+	vips := fleetVIPs(r.VIPs, r.IPv4)
+	started := time.Now()
+	// vipd logs at info, as in production: debug lines for 1000 VIPs cost
+	// CPU the bench measures.
+	l := newFleetLab(t, r.Hosts, "vfb", r.Profile, "info", vips)
+
+	// Cold start.
+	owners := l.fleetOwners(vips, 5*time.Minute)
+	r.ColdAgreed = time.Since(started)
+	t.Logf("cold start: every host agreed after %v", r.ColdAgreed.Round(time.Millisecond))
+	share := r.VIPs / r.Hosts
+	lab.Eventually(t, 5*time.Minute, func() error {
+		var err error
+		if owners, err = l.fleetAgreement(vips); err != nil {
+			return err
+		}
+		per := perHost(owners)
+		r.PerHostMin, r.PerHostMax = r.VIPs, 0
+		for _, h := range l.lab.Hosts() {
+			r.PerHostMin, r.PerHostMax = min(r.PerHostMin, per[h.Name()]), max(r.PerHostMax, per[h.Name()])
+		}
+		if r.PerHostMin*5 < share*4 || r.PerHostMax*5 > share*6 {
+			return fmt.Errorf("VIPs per host from %d to %d, not within 20%% of %d", r.PerHostMin, r.PerHostMax, share)
+		}
+		return nil
+	})
+	r.ColdBalanced = time.Since(started)
+	t.Logf("balanced after %v: %d to %d VIPs per host", r.ColdBalanced.Round(time.Millisecond), r.PerHostMin, r.PerHostMax)
+	wrong := l.fleetWire(vips, owners)
+	r.WireWrong = len(wrong)
+	for _, w := range wrong {
+		t.Logf("wire: %s", w)
+	}
+
+	// Steady state.
+	r.IdleCPU, r.IdleRSS = l.fleetIdle(30 * time.Second)
+	r.StatusMS, r.StatusBytes = l.statusCost(l.lab.Hosts()[0], 10)
+	t.Logf("steady: %.2f %% of a core and %.1f MiB per host; vipctl status --json %.0f ms, %d bytes", r.IdleCPU, r.IdleRSS, r.StatusMS, r.StatusBytes)
+
+	// Crash of the host whose load is nearest an even share.
+	per := perHost(owners)
+	victim := l.lab.Hosts()[0]
+	for _, h := range l.lab.Hosts() {
+		if abs(per[h.Name()]-share) < abs(per[victim.Name()]-share) {
+			victim = h
+		}
+	}
+	r.CrashHost = victim.Name()
+	var moved []fleetVIP
+	for _, v := range vips {
+		if owners[v.Name] == victim.Name() {
+			moved = append(moved, v)
+		}
+	}
+	r.CrashVIPs = len(moved)
+	r.CrashAllMS, r.CrashMedianMS, r.CrashAgreeMS, r.CrashFailed = l.fleetCrash(victim, moved, vips)
+	t.Logf("crash of %s (%d VIPs): every VIP answered by a new owner %.0f ms after (median %.0f ms), every host agreed after %.0f ms; %d requests failed",
+		r.CrashHost, r.CrashVIPs, r.CrashAllMS, r.CrashMedianMS, r.CrashAgreeMS, r.CrashFailed)
+	owners = l.fleetOwners(vips, 2*time.Minute)
+
+	// Rolling restart with one probed VIP per host.
+	sample := fleetSample(vips, owners, r.Hosts)
+	r.RollSample = len(sample)
+	var probes []*lab.Prober
+	for _, v := range sample {
+		probes = append(probes, lab.Probe(t.Context(), l.lab.Client(), lab.URL(v.Address, webPort), 20*time.Millisecond, 300*time.Millisecond))
+	}
+	rollStart := time.Now()
+	for _, h := range l.lab.Hosts() {
+		l.restart(h.Name())
+		l.fleetOwners(vips, 2*time.Minute)
+	}
+	r.RollDuration = time.Since(rollStart)
+	for _, p := range probes {
+		sum := lab.Summarize(p.Stop())
+		r.RollFailed += sum.Failed - sum.Reset
+		r.RollResets += sum.Reset
+	}
+	t.Logf("rolling restart of %d hosts: %v, %d requests failed and %d reset in flight on %d probed VIPs", r.Hosts, r.RollDuration.Round(time.Second), r.RollFailed, r.RollResets, r.RollSample)
+
+	report := r.report()
+	fmt.Print(report)
+	out := os.Getenv("VIPD_BENCH_OUT")
+	if out == "" {
+		out = filepath.Join("..", "..", "docs")
+	}
+	if err := os.WriteFile(filepath.Join(out, "benchmarks-fleet.md"), []byte(r.markdown(report)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive number", name, s)
+	}
+	return n
+}
+
+func abs(n int) int { return max(n, -n) }
+
+func perHost(owners map[string]string) map[string]int {
+	out := map[string]int{}
+	for _, o := range owners {
+		out[o]++
+	}
+	return out
+}
+
+// fleetIdle samples every vipd's CPU and RSS for dur.
+func (l *vipdLab) fleetIdle(dur time.Duration) (cpu, rssMiB float64) {
+	read := func() (ticks, rss uint64) {
+		for _, p := range l.vipd {
+			for _, pr := range groupProcs(p.Pid()) {
+				ticks += pr.ticks
+				rss += pr.rssKiB
+			}
+		}
+		return ticks, rss
+	}
+	t0, _ := read()
+	start := time.Now()
+	time.Sleep(dur)
+	t1, rss := read()
+	secs := time.Since(start).Seconds()
+	n := float64(len(l.vipd))
+	return float64(t1-t0) / 100 / secs / n * 100, float64(rss) / n / 1024
+}
+
+// statusCost runs vipctl status --json on h n times and returns the median
+// time and the size of the output.
+func (l *vipdLab) statusCost(h *lab.Node, n int) (float64, int) {
+	var times []float64
+	size := 0
+	for range n {
+		start := time.Now()
+		out, _, _ := l.vipctlStreams(h, "status", "--json")
+		times = append(times, float64(time.Since(start).Microseconds())/1000)
+		size = len(out)
+	}
+	slices.Sort(times)
+	return times[len(times)/2], size
+}
+
+// fleetCrash kills victim's vipd and pulls its link, probes every VIP it
+// owned from the client, and returns how long until every one of them was
+// answered by another host (and the median), until every other host's
+// status agreed, and the requests that failed; then it brings the host
+// back.
+func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (allMS, medianMS, agreeMS float64, failed int) {
+	l.t.Helper()
+	ctx, cancel := context.WithCancel(l.t.Context())
+	defer cancel()
+	var probes []*lab.Prober
+	for _, v := range moved {
+		probes = append(probes, lab.Probe(ctx, l.lab.Client(), lab.URL(v.Address, webPort), 100*time.Millisecond, 300*time.Millisecond))
+	}
+	for _, p := range probes {
+		p.WaitHeard(l.t, victim.Name(), 20*time.Second)
+	}
+	fault := time.Now()
+	l.vipd[victim.Name()].Kill()
+	delete(l.vipd, victim.Name())
+	if err := victim.LinkDown(ctx); err != nil {
+		l.t.Fatal(err)
+	}
+	answered := func(p *lab.Prober) time.Duration {
+		for _, r := range p.Results() {
+			if r.Sent.After(fault) && r.OK() && r.Body != victim.Name() {
+				return r.Sent.Add(r.Latency).Sub(fault)
+			}
+		}
+		return -1
+	}
+	lab.Eventually(l.t, time.Minute, func() error {
+		for i, p := range probes {
+			if answered(p) < 0 {
+				return fmt.Errorf("%s not answered by a new owner yet", moved[i].Name)
+			}
+		}
+		return nil
+	})
+	var times []float64
+	for _, p := range probes {
+		times = append(times, float64(answered(p).Microseconds())/1000)
+	}
+	slices.Sort(times)
+	lab.Eventually(l.t, time.Minute, func() error {
+		_, err := l.fleetAgreement(vips)
+		return err
+	})
+	agreeMS = float64(time.Since(fault).Microseconds()) / 1000
+	for _, p := range probes {
+		for _, r := range p.Stop() {
+			if r.Sent.After(fault) && !r.OK() {
+				failed++
+			}
+		}
+	}
+	if err := victim.LinkUp(l.t.Context()); err != nil {
+		l.t.Fatal(err)
+	}
+	l.start(victim)
+	return times[len(times)-1], times[len(times)/2], agreeMS, failed
+}
+
+func (r fleetBench) report() string {
+	share := r.VIPs / r.Hosts
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nfleet: %d hosts x %d VIPs (%d IPv4, %d IPv6, no groups), gossip profile %s, one http check per host every 1s\n",
+		r.Hosts, r.VIPs, r.IPv4, r.VIPs-r.IPv4, r.Profile)
+	rows := [][2]string{
+		{"cold start: every host agrees on every owner", fmt.Sprintf("%.1f s", r.ColdAgreed.Seconds())},
+		{"cold start: balanced (every host within 20 % of " + strconv.Itoa(share) + ")", fmt.Sprintf("%.1f s (%d to %d VIPs per host)", r.ColdBalanced.Seconds(), r.PerHostMin, r.PerHostMax)},
+		{"VIPs not answered by their owner alone (one sweep after balancing)", strconv.Itoa(r.WireWrong)},
+		{"steady state: CPU per host", fmt.Sprintf("%.2f %% of a core", r.IdleCPU)},
+		{"steady state: RSS per host", fmt.Sprintf("%.1f MiB", r.IdleRSS)},
+		{"vipctl status --json", fmt.Sprintf("%.0f ms, %d KB", r.StatusMS, r.StatusBytes/1000)},
+		{fmt.Sprintf("crash of %s (%d VIPs): every moved VIP answered", r.CrashHost, r.CrashVIPs), fmt.Sprintf("%.0f ms (median %.0f ms), %d requests failed", r.CrashAllMS, r.CrashMedianMS, r.CrashFailed)},
+		{"crash: every host's status agrees", fmt.Sprintf("%.0f ms", r.CrashAgreeMS)},
+		{fmt.Sprintf("rolling restart (%d probed VIPs, one per host)", r.RollSample), fmt.Sprintf("%d failed, %d reset in flight, %.0f s", r.RollFailed, r.RollResets, r.RollDuration.Seconds())},
+	}
+	for _, row := range rows {
+		fmt.Fprintf(&b, "%-75s %s\n", row[0], row[1])
+	}
+	met := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	fmt.Fprintf(&b, "\ngoals from issue #17 (this 2-core machine):\n")
+	fmt.Fprintf(&b, "- cold start agreed within 10 s: %s (%.1f s)\n", met(r.ColdAgreed <= 10*time.Second), r.ColdAgreed.Seconds())
+	fmt.Fprintf(&b, "- every host within 20 %% of an even share after balancing: %s (%d to %d, share %d)\n", met(r.PerHostMin*5 >= share*4 && r.PerHostMax*5 <= share*6), r.PerHostMin, r.PerHostMax, share)
+	fmt.Fprintf(&b, "- crash: every moved VIP answered within 1.0 s: %s (%.0f ms)\n", met(r.CrashAllMS <= 1000), r.CrashAllMS)
+	fmt.Fprintf(&b, "- crash: every host agreeing within 2 s: %s (%.0f ms)\n", met(r.CrashAgreeMS <= 2000), r.CrashAgreeMS)
+	fmt.Fprintf(&b, "- rolling restart: 0 failed requests other than resets in flight: %s (%d)\n", met(r.RollFailed == 0), r.RollFailed)
+	fmt.Fprintf(&b, "- vipctl status within 100 ms: %s (%.0f ms)\n", met(r.StatusMS <= 100), r.StatusMS)
+	return b.String()
+}
+
+func (r fleetBench) markdown(report string) string {
+	var b strings.Builder
+	b.WriteString("# vipd fleet benchmark\n\nGenerated by `make bench` (`TestBenchmarkFleet` in `cmd/vipd/bench_fleet_test.go`). Do not edit by hand: run the benchmark again.\n\n")
+	fmt.Fprintf(&b, "Run: %s. Machine: %d cores.\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
+	b.WriteString("Every host runs vipd and nginx in its own network namespace on one bridge; the client probes VIPs over HTTP on a fresh connection each time. ")
+	b.WriteString("The crash is `kill -9` of vipd and the host's link set down; each of its VIPs is probed every 100 ms. ")
+	b.WriteString("The rolling restart stops each host with SIGTERM, starts it again and waits until every host agrees on every owner before the next, while one VIP per host is probed every 20 ms. ")
+	b.WriteString("keepalived is not run at this size: its answer to 1000 VIPs is 1000 VRRP instances per host, which this lab does not attempt.\n\n```\n")
+	b.WriteString(strings.TrimLeft(report, "\n"))
+	b.WriteString("```\n")
+	return b.String()
+}

@@ -1,0 +1,202 @@
+package membership
+
+import (
+	"bytes"
+	"slices"
+	"time"
+)
+
+// Who sends heartbeats to whom.
+//
+// Sending to every member costs each host (n - 1) packets out and in every
+// interval: at 24 hosts that is 300 packets a second per host, more CPU
+// than the rest of vipd together. So a host sends its heartbeats only to
+// its watchers: the watchersPerHost members that follow it in the ring of
+// alive members ordered by name (with 3 hosts, both others; with 24, two of
+// them). A watcher that hears a member go quiet counts it dead, as before,
+// and tells every other member so with a notice, repeated every interval
+// while the member stays quiet and memberlist still shows it alive. A host
+// that does not watch a member counts it dead while every watcher of it
+// (by its own ring, itself left out) has sent such a notice within the
+// heartbeat timeout; when the notices stop, the member counts as alive
+// again. Two watchers must agree, so one link that drops packets kills
+// nobody for the rest of the cluster.
+//
+// A host whose watchers change tells the ones it leaves with
+// releasingRounds stopping heartbeats, so they do not take the silence
+// that follows for a death. Members without version 2 heartbeats (an older
+// vipd) get heartbeats from everyone, as they expect, and no notices.
+const (
+	watchersPerHost = 2
+	releasingRounds = 3
+
+	// flagNotice: the payload is the sender, a zero byte, and the member
+	// the sender heard go quiet.
+	flagNotice = 1 << 1
+)
+
+// ringLocked returns the names of the members memberlist sees alive and
+// this host's, sorted. hb.mu is held.
+func (h *heartbeatState) ringLocked(self string) []string {
+	ring := []string{self}
+	for name, r := range h.heard {
+		if r.alive && r.node != nil && name != self {
+			ring = append(ring, name)
+		}
+	}
+	slices.Sort(ring)
+	return ring
+}
+
+// watchersOf returns the watchersPerHost members after name in ring (fewer
+// when the ring is small), or nil when name is not in it.
+func watchersOf(ring []string, name string) []string {
+	i, ok := slices.BinarySearch(ring, name)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for k := 1; k <= watchersPerHost && k < len(ring); k++ {
+		out = append(out, ring[(i+k)%len(ring)])
+	}
+	return out
+}
+
+// targetsLocked returns the members this host sends heartbeats to: its
+// watchers, and every alive member without version 2 heartbeats. Members
+// it stops sending to get releasingRounds stopping heartbeats. hb.mu is
+// held.
+func (h *heartbeatState) targetsLocked(self string) []heartbeatTarget {
+	watchers := watchersOf(h.ringLocked(self), self)
+	var out []heartbeatTarget
+	now := map[string]bool{}
+	for name, r := range h.heard {
+		if r.node == nil || !r.alive {
+			continue
+		}
+		if !r.raw || slices.Contains(watchers, name) {
+			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: r.raw})
+			now[name] = true
+		}
+	}
+	if h.releasing == nil {
+		h.releasing = map[string]int{}
+	}
+	for name := range h.sentTo {
+		if !now[name] {
+			h.releasing[name] = releasingRounds
+		}
+	}
+	for name := range now {
+		delete(h.releasing, name)
+	}
+	h.sentTo = now
+	return out
+}
+
+// releasesLocked returns the stopping heartbeats of this round for the
+// members this host stopped sending to, counting the rounds down. hb.mu is
+// held.
+func (h *heartbeatState) releasesLocked() []heartbeatTarget {
+	var out []heartbeatTarget
+	for name, n := range h.releasing {
+		if r := h.heard[name]; r != nil && r.node != nil {
+			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: r.raw, flags: flagStopping})
+		}
+		if n <= 1 {
+			delete(h.releasing, name)
+		} else {
+			h.releasing[name] = n - 1
+		}
+	}
+	return out
+}
+
+// noticesLocked returns this round's notices: for every member this host
+// heard go quiet and memberlist still shows alive, one to every other
+// member that reads version 2 heartbeats. hb.mu is held.
+func (h *heartbeatState) noticesLocked(self string) []heartbeatTarget {
+	var quiet []string
+	for name, r := range h.heard {
+		if r.silent && r.alive {
+			quiet = append(quiet, name)
+		}
+	}
+	if len(quiet) == 0 {
+		return nil
+	}
+	var out []heartbeatTarget
+	for _, q := range quiet {
+		for name, r := range h.heard {
+			if name == q || name == self || !r.alive || !r.raw || r.silent || r.node == nil {
+				continue
+			}
+			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: true, flags: flagNotice, notice: q})
+		}
+	}
+	return out
+}
+
+// noteNotice records a notice from sender that accused went quiet, and
+// reports whether that made accused count as dead here. hb.mu is held.
+func (h *heartbeatState) noteNotice(self string, payload []byte, now time.Time, timeout time.Duration) (accused string, died bool) {
+	sender, q, ok := bytes.Cut(payload, []byte{0})
+	if !ok || len(sender) == 0 || len(q) == 0 || string(q) == self {
+		return "", false
+	}
+	accused = string(q)
+	if h.heard[accused] == nil {
+		return "", false
+	}
+	was := h.reportedDeadLocked(self, accused, now, timeout)
+	if h.reports == nil {
+		h.reports = map[string]map[string]time.Time{}
+	}
+	if h.reports[accused] == nil {
+		h.reports[accused] = map[string]time.Time{}
+	}
+	h.reports[accused][string(sender)] = now
+	return accused, !was && h.reportedDeadLocked(self, accused, now, timeout)
+}
+
+// reportedDeadLocked reports whether name counts as dead here by notices:
+// this host does not hear it directly, memberlist shows it alive, and every
+// watcher of it but this host sent a notice within timeout. hb.mu is held.
+func (h *heartbeatState) reportedDeadLocked(self, name string, now time.Time, timeout time.Duration) bool {
+	r := h.heard[name]
+	if r == nil || !r.alive || !r.last.IsZero() || len(h.reports[name]) == 0 {
+		return false
+	}
+	n := 0
+	for _, w := range watchersOf(h.ringLocked(self), name) {
+		if w == self {
+			continue
+		}
+		at, ok := h.reports[name][w]
+		if !ok || now.Sub(at) > timeout {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// reportedDeadSetLocked returns the members that count as dead by notices
+// now, and forgets notices older than timeout. hb.mu is held.
+func (h *heartbeatState) reportedDeadSetLocked(self string, now time.Time, timeout time.Duration) map[string]bool {
+	out := map[string]bool{}
+	for name, from := range h.reports {
+		if h.reportedDeadLocked(self, name, now, timeout) {
+			out[name] = true
+		}
+		for w, at := range from {
+			if now.Sub(at) > timeout {
+				delete(from, w)
+			}
+		}
+		if len(from) == 0 {
+			delete(h.reports, name)
+		}
+	}
+	return out
+}

@@ -1,0 +1,94 @@
+package membership
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/config"
+)
+
+func TestWatchersOfFollowTheRing(t *testing.T) {
+	ring := []string{"a", "b", "c", "d", "e"}
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{{"a", []string{"b", "c"}}, {"d", []string{"e", "a"}}, {"e", []string{"a", "b"}}, {"x", nil}} {
+		if got := watchersOf(ring, tc.name); !slices.Equal(got, tc.want) {
+			t.Errorf("watchersOf(%s) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := watchersOf([]string{"a", "b"}, "a"); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("two hosts: watchers of a %v, want [b]", got)
+	}
+}
+
+// With six hosts, each sends heartbeats to its two watchers only. A host
+// that leaves on purpose kills nobody, though the ring changes; a host that
+// crashes is dead in every view within a couple of heartbeat timeouts (long
+// before memberlist's own detector): its watchers hear it go quiet and the
+// others follow their notices.
+func TestWatchersReportACrashToTheRest(t *testing.T) {
+	key, _ := GenerateKey()
+	c := newCluster(t, 6, config.ProfileDefault, key)
+	waitFor(t, 5*time.Second, "a host sends heartbeats to other than its two watchers", func() bool {
+		for _, m := range c.nodes {
+			m.hb.mu.Lock()
+			n := len(m.hb.targets)
+			m.hb.mu.Unlock()
+			if n != watchersPerHost {
+				return false
+			}
+		}
+		return true
+	})
+
+	leaver := c.remove(5)
+	if err := leaver.Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_ = leaver.Shutdown()
+	waitFor(t, 5*time.Second, "the host that left is still alive in a view", func() bool {
+		for _, m := range c.nodes {
+			if alive(m)[leaver.Name()] {
+				return false
+			}
+		}
+		return true
+	})
+	// Two heartbeat timeouts after the ring changed, nobody died.
+	time.Sleep(2 * Profiles[config.ProfileDefault].HeartbeatTimeout)
+	for _, m := range c.nodes {
+		if st := m.HeartbeatStats(); st.Deaths != 0 {
+			t.Errorf("%s: %d heartbeat deaths after a host left on purpose, want 0", m.Name(), st.Deaths)
+		}
+	}
+
+	victim := c.remove(1)
+	var watchers []*Membership
+	for _, m := range c.nodes {
+		m.hb.mu.Lock()
+		ring := m.hb.ringLocked(m.Name())
+		m.hb.mu.Unlock()
+		if slices.Contains(watchersOf(ring, victim.Name()), m.Name()) {
+			watchers = append(watchers, m)
+		}
+	}
+	if len(watchers) != watchersPerHost {
+		t.Fatalf("%d watchers of %s, want %d", len(watchers), victim.Name(), watchersPerHost)
+	}
+	waitHeard(t, watchers, victim.Name())
+	start := time.Now()
+	if err := victim.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the crashed host is still alive in a view", func() bool {
+		for _, m := range c.nodes {
+			if alive(m)[victim.Name()] {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("dead in every view after %v", time.Since(start).Round(time.Millisecond))
+}
