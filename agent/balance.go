@@ -20,8 +20,12 @@ const (
 	balanceEvery = 200 * time.Millisecond
 	// balanceClaimFor is how long a host keeps a unit it claimed to
 	// rebalance while the old owner has not let go yet: gossip brings the
-	// claim to the old owner within a few hundred milliseconds.
-	balanceClaimFor = 2 * time.Second
+	// claim to the old owner within a second, or a few in a large fleet
+	// that is busy moving units.
+	balanceClaimFor = 5 * time.Second
+	// balanceRetry is how long after a claim that did not take a host
+	// tries the same unit again, while the cluster stays the same.
+	balanceRetry = 30 * time.Second
 )
 
 // balancer moves units kept by one host (owner kept) to their balanced
@@ -31,14 +35,14 @@ const (
 // old owner; the old owner, seeing the balanced host hold a unit it owns,
 // lets go. Make-before-break: the new owner answers before the old one
 // stops. Both sides act only while their views agree on the target, and a
-// unit is claimed at most once until the cluster changes, so views that
-// differ for a moment cannot move one back and forth: a claim the old owner
-// does not answer times out, and the usual rules take over.
+// unit is claimed at most once every balanceRetry, so views that differ for
+// a moment cannot move one back and forth: a claim the old owner does not
+// answer times out, and the usual rules take over until the next try.
 type balancer struct {
 	picture     uint64    // hash of what the cluster looked like
 	stableSince time.Time // when the picture last changed
 	lastClaim   time.Time
-	tried       election.KeySet      // units claimed since the picture changed
+	tried       map[string]time.Time // units claimed since the picture changed, and when
 	claiming    map[string]time.Time // units claimed, kept until then
 }
 
@@ -79,7 +83,7 @@ func (b *balancer) look(view election.View, now time.Time) {
 	}
 	if sum := h.Sum64(); sum != b.picture || b.stableSince.IsZero() {
 		b.picture, b.stableSince = sum, now
-		b.tried = election.NewKeySet()
+		b.tried = map[string]time.Time{}
 		b.claiming = nil
 	}
 }
@@ -126,8 +130,9 @@ func (b *balancer) release(self string, view election.View, ds election.Decision
 func (b *balancer) next(self string, ds election.Decisions, claimable election.KeySet, now time.Time) (string, time.Time) {
 	var candidate string
 	for _, d := range ds {
+		at, tried := b.tried[d.Key]
 		if d.Reason == election.ReasonOwnerKept && d.Owner != self && d.Balanced == self &&
-			claimable.Has(d.Key) && !b.tried.Has(d.Key) {
+			claimable.Has(d.Key) && (!tried || now.Sub(at) >= balanceRetry) {
 			candidate = d.Key
 			break
 		}
@@ -143,7 +148,7 @@ func (b *balancer) next(self string, ds election.Decisions, claimable election.K
 		return "", at
 	}
 	b.lastClaim = now
-	b.tried[candidate] = struct{}{}
+	b.tried[candidate] = now
 	if b.claiming == nil {
 		b.claiming = map[string]time.Time{}
 	}

@@ -117,10 +117,15 @@ func (cs *claims) reannounce(r *responder) {
 	}
 }
 
+// refreshesPerProbe: every that many refreshes of a VIP (a minute at the
+// default 10 s) go with a probe, so a host outside the cluster that holds
+// the VIP and stays silent is found; hearing other members is the prober's
+// job. Not every refresh: with 1000 VIPs every host would hear 100 probes a
+// second more.
+const refreshesPerProbe = 6
+
 // announceLoop sends the takeover burst, then refreshes until the claim
-// ends. Each refresh goes with a probe, so a host outside the cluster that
-// holds the VIP and stays silent is found within a refresh; hearing other
-// members is the prober's job.
+// ends.
 func (cs *claims) announceLoop(ctx context.Context, c *claim) {
 	start := time.Now()
 	for _, at := range cs.burst {
@@ -134,13 +139,13 @@ func (cs *claims) announceLoop(ctx context.Context, c *claim) {
 	}
 	t := time.NewTicker(cs.refresh)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			c.r.announce(c.vip)
-			if c.r.probe(c.vip) {
+			if n%refreshesPerProbe == 1 && c.r.probe(c.vip) {
 				c.r.count.refreshProbes.Add(1)
 			}
 		}

@@ -75,7 +75,7 @@ type Counters struct {
 	NAReplies     uint64 // neighbor advertisements sent in answer to a solicitation
 	ClaimProbes   uint64 // ARP probes and NS sent before the first claim of a VIP nobody held
 	SplitProbes   uint64 // ARP probes and NS sent to hear other holders of watched VIPs
-	RefreshProbes uint64 // ARP probes and NS sent with each refresh, to find a foreign holder
+	RefreshProbes uint64 // ARP probes and NS sent with every sixth refresh, to find a foreign holder
 	Malformed     uint64 // packets dropped because they did not parse
 	Conflicts     uint64 // ForeignMAC and ForeignAddress events raised (before the channel)
 	MemberAnswers uint64 // MemberAnswers events raised (before the channel)

@@ -314,7 +314,7 @@ func TestAForeignMACAnsweringForAVIPIsAConflict(t *testing.T) {
 
 	// A first claim of the IPv4 VIP probes and the rogue answers; the IPv6
 	// VIP is taken over (no probe, no delay), and the rogue is found by the
-	// probe that goes with each refresh.
+	// probe that goes with the first refresh.
 	helpers[0].apply([]string{vip4.Name, vip6.Name}, []string{vip4.Name})
 	waitEvent(t, helpers[0], wireEvent{Kind: "foreign-mac", VIP: vip4.Address, MAC: rogue, Interface: "eth0"})
 	waitEvent(t, helpers[0], wireEvent{Kind: "foreign-mac", VIP: vip6.Address, MAC: rogue, Interface: "eth0"})

@@ -22,7 +22,7 @@ var (
 	descSplitProbes = prometheus.NewDesc("vipd_split_probes_sent_total",
 		"ARP probes and neighbor solicitations sent to hear another member answering for a watched VIP (one this host stands back from, or, while a member is missing from gossip, one it owns).", nil, nil)
 	descRefreshProbes = prometheus.NewDesc("vipd_refresh_probes_sent_total",
-		"ARP probes and neighbor solicitations sent with each refresh of an owned VIP, to find a host outside the cluster that holds it.", nil, nil)
+		"ARP probes and neighbor solicitations sent with the first and every sixth refresh of an owned VIP, to find a host outside the cluster that holds it.", nil, nil)
 	descMemberAnswers = prometheus.NewDesc("vipd_member_answers_total",
 		"Times another cluster member was heard answering for a VIP this host owns or watches (at most one per VIP and MAC every 250ms).", nil, nil)
 	descMemberProbes = prometheus.NewDesc("vipd_member_probes_total",

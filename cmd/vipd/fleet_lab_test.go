@@ -58,9 +58,10 @@ func fleetOnLink(t *testing.T, l *vipdLab) {
 }
 
 // newFleetLab starts a fleet: hosts running vipd at logLevel with vips and
-// the default check timing (a probe a second, 500 ms timeout), not the lab's
-// 100 ms: on this machine a fleet shares two cores, and a check that times
-// out under load would move VIPs for no fault of the backend.
+// the default check timing (a probe a second, 500 ms timeout) and refresh
+// (10 s), not the lab's 100 ms and 2 s: on this machine a fleet shares two
+// cores, and a check that times out under load would move VIPs for no fault
+// of the backend.
 func newFleetLab(t *testing.T, hosts int, prefix, profile, logLevel string, vips []fleetVIP) *vipdLab {
 	t.Helper()
 	const labChecks = "    interval: 100ms\n    timeout: 90ms\n"
@@ -68,6 +69,13 @@ func newFleetLab(t *testing.T, hosts int, prefix, profile, logLevel string, vips
 		if !strings.Contains(yaml, labChecks) {
 			t.Fatalf("the lab's config has no %q to change:\n%s", labChecks, yaml)
 		}
+		// And the default refresh (10 s), not the lab's 2 s: every host
+		// hears every refresh of every VIP.
+		const labRefresh = "announce:\n  refresh: 2s\n"
+		if !strings.Contains(yaml, labRefresh) {
+			t.Fatalf("the lab's config has no %q to remove:\n%s", labRefresh, yaml)
+		}
+		yaml = strings.Replace(yaml, labRefresh, "", 1)
 		return strings.Replace(yaml, labChecks, "    interval: 1s\n    timeout: 500ms\n", 1)
 	})
 	fleetOnLink(t, l)
