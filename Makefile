@@ -77,13 +77,15 @@ demo: deps
 	set -o pipefail; VIPD_DEMO=1 $(GO) test -count=1 -run '^TestDemo$$' -v ./cmd/vipd/ | grep -v -e '^=== RUN' -e '^--- PASS' -e '^PASS' -e '^ok '
 
 # Benchmarks print figures; they assert nothing. The lab run writes
-# docs/benchmarks.md, docs/benchmarks.json and docs/failover.png.
+# docs/benchmarks.md, docs/benchmarks.json and docs/failover.png; the BGP
+# and fleet runs write docs/benchmarks-bgp.md and docs/benchmarks-fleet.md.
 bench: deps
 	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root for network namespaces: run 'make bench' as root (su -, or sudo make bench)"; exit 1; }
 	$(GO) test ./election/ -run '^$$' -bench . -benchmem
 	$(GO) test ./membership/ -run '^$$' -bench DeadDetection -benchtime 1x
 	VIPD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchmarkVsKeepalived$$' -v ./cmd/vipd/
 	VIPD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchmarkBGP$$' -v ./cmd/vipd/
+	VIPD_BENCH=1 $(GO) test -count=1 -timeout 40m -run '^TestBenchmarkFleet$$' -v ./cmd/vipd/
 
 packages:
 	bash packaging/build.sh $(VERSION) dist

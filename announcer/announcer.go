@@ -286,9 +286,11 @@ func (a *Announcer) Watch(vips []config.VIP) {
 }
 
 // updateProbers gives every link's prober the watched VIPs, split into
-// those this host owns and the others. Called with applyMu held.
+// those this host owns and the others, and every link's ARP filter the VIPs
+// it owns or watches. Called with applyMu held.
 func (a *Announcer) updateProbers() {
 	owned, watched := map[string][]netip.Addr{}, map[string][]netip.Addr{}
+	interest := map[string][]netip.Addr{}
 	a.book.mu.RLock()
 	for vip, ifc := range a.book.watched {
 		if _, ok := a.book.owned[vip]; ok {
@@ -296,8 +298,16 @@ func (a *Announcer) updateProbers() {
 		} else {
 			watched[ifc] = append(watched[ifc], vip)
 		}
+		interest[ifc] = append(interest[ifc], vip)
 	}
+	for vip, ifc := range a.book.owned {
+		interest[ifc] = append(interest[ifc], vip)
+	}
+	members := a.book.memberMACs()
 	a.book.mu.RUnlock()
+	for name, r := range a.responders {
+		r.setARPFilter(interest[name], members)
+	}
 	for name, p := range a.probers {
 		o, w := owned[name], watched[name]
 		slices.SortFunc(o, netip.Addr.Compare)
@@ -336,7 +346,14 @@ func (a *Announcer) probeBeforeClaim(ctx context.Context, vips []netip.Addr, ifc
 // interfaces: packets from these never count as conflicts, and raise
 // MemberAnswers when they answer for a VIP this host owns or watches. This
 // host's own MACs may be included; they are never taken for a member's.
-func (a *Announcer) SetClusterMACs(macs []net.HardwareAddr) { a.book.setMembers(macs) }
+func (a *Announcer) SetClusterMACs(macs []net.HardwareAddr) {
+	a.book.setMembers(macs)
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	if !a.closed {
+		a.updateProbers()
+	}
+}
 
 // MACs returns the hardware addresses of the managed interfaces, for the
 // agent to gossip.

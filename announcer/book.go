@@ -1,8 +1,10 @@
 package announcer
 
 import (
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 )
 
@@ -105,4 +107,13 @@ func (b *book) setMembers(macs []net.HardwareAddr) {
 			b.members[string(m)] = true
 		}
 	}
+}
+
+// memberMACs returns the other members' MACs, sorted; b.mu is held.
+func (b *book) memberMACs() []net.HardwareAddr {
+	out := make([]net.HardwareAddr, 0, len(b.members))
+	for _, k := range slices.Sorted(maps.Keys(b.members)) {
+		out = append(out, net.HardwareAddr(k))
+	}
+	return out
 }

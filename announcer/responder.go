@@ -3,6 +3,7 @@ package announcer
 import (
 	"context"
 	"fmt"
+	"golang.org/x/net/bpf"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -46,8 +47,10 @@ type responder struct {
 	index int
 	mac   net.HardwareAddr
 	arp   frameConn // ARP in and out
-	ndp   ndpConn   // nil when IPv6 is off on the host
-	dad   frameConn // send-only: neighbor solicitations from :: (nil with ndp)
+	// arpFilter is the kernel filter on arp (arpfilter.go); nil: none yet.
+	arpFilter []bpf.RawInstruction
+	ndp       ndpConn   // nil when IPv6 is off on the host
+	dad       frameConn // send-only: neighbor solicitations from :: (nil with ndp)
 
 	book   *book
 	events *limiter
