@@ -20,14 +20,7 @@ func TestHeartbeatsDetectACrash(t *testing.T) {
 	if err := victim.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "the crashed host is still alive in a view", func() bool {
-		for _, m := range c.nodes {
-			if alive(m)[victim.Name()] {
-				return false
-			}
-		}
-		return true
-	})
+	waitDeadEverywhere(t, c.nodes, victim.Name(), 2*time.Second)
 	took := time.Since(start)
 	t.Logf("dead in every view after %v", took.Round(time.Millisecond))
 	for _, m := range c.nodes {
@@ -44,6 +37,20 @@ func TestHeartbeatsDetectACrash(t *testing.T) {
 			}
 		}
 	}
+}
+
+// waitDeadEverywhere waits until no host of nodes has name alive in its
+// view.
+func waitDeadEverywhere(tb testing.TB, nodes []*Membership, name string, within time.Duration) {
+	tb.Helper()
+	waitFor(tb, within, name+" is still alive in a view", func() bool {
+		for _, m := range nodes {
+			if alive(m)[name] {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // waitHeard waits until every host of nodes has heard name's heartbeat

@@ -48,14 +48,7 @@ func TestWatchersReportACrashToTheRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = leaver.Shutdown()
-	waitFor(t, 5*time.Second, "the host that left is still alive in a view", func() bool {
-		for _, m := range c.nodes {
-			if alive(m)[leaver.Name()] {
-				return false
-			}
-		}
-		return true
-	})
+	waitDeadEverywhere(t, c.nodes, leaver.Name(), 5*time.Second)
 	// Two heartbeat timeouts after the ring changed, nobody died.
 	time.Sleep(2 * Profiles[config.ProfileDefault].HeartbeatTimeout)
 	for _, m := range c.nodes {
@@ -82,13 +75,6 @@ func TestWatchersReportACrashToTheRest(t *testing.T) {
 	if err := victim.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Second, "the crashed host is still alive in a view", func() bool {
-		for _, m := range c.nodes {
-			if alive(m)[victim.Name()] {
-				return false
-			}
-		}
-		return true
-	})
+	waitDeadEverywhere(t, c.nodes, victim.Name(), 2*time.Second)
 	t.Logf("dead in every view after %v", time.Since(start).Round(time.Millisecond))
 }

@@ -116,7 +116,7 @@ func (l *vipdLab) fleetAgreement(vips []fleetVIP) (map[string]string, error) {
 		}
 	})
 	for _, name := range hosts {
-		st, err := l.status(l.host(name))
+		st, err := l.statusBrief(l.host(name))
 		if err != nil {
 			return nil, err
 		}

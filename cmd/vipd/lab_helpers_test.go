@@ -209,10 +209,20 @@ func (l *vipdLab) vipctlStreams(h *lab.Node, args ...string) (stdout, stderr str
 	return out.String(), errOut.String(), err
 }
 
-// status reads `vipctl status --json` on a host.
+// status reads `vipctl status --json -v` on a host: with every VIP's host
+// list.
 func (l *vipdLab) status(h *lab.Node) (api.Status, error) {
+	return l.statusWith(h, "-v")
+}
+
+// statusBrief reads `vipctl status --json`, without the host lists.
+func (l *vipdLab) statusBrief(h *lab.Node) (api.Status, error) {
+	return l.statusWith(h)
+}
+
+func (l *vipdLab) statusWith(h *lab.Node, flags ...string) (api.Status, error) {
 	// Exit 1 only says a VIP has no owner; the JSON is still complete.
-	out, errOut, err := l.vipctlStreams(h, "status", "--json")
+	out, errOut, err := l.vipctlStreams(h, append([]string{"status", "--json"}, flags...)...)
 	var st api.Status
 	if jerr := json.Unmarshal([]byte(out), &st); jerr != nil {
 		return st, fmt.Errorf("vipctl status --json on %s: %v %v: %s%s", h.Name(), err, jerr, out, errOut)
