@@ -2,7 +2,9 @@ package agent
 
 import (
 	"hash/fnv"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vipd/vipd/election"
@@ -51,15 +53,7 @@ type balancer struct {
 func (b *balancer) look(view election.View, now time.Time) {
 	h := fnv.New64a()
 	hosts := slices.Clone(view.Hosts)
-	slices.SortFunc(hosts, func(a, c election.Host) int {
-		switch {
-		case a.Name < c.Name:
-			return -1
-		case a.Name > c.Name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(hosts, func(a, c election.Host) int { return strings.Compare(a.Name, c.Name) })
 	for _, host := range hosts {
 		h.Write([]byte(host.Name))
 		flags := []byte{0, 0}
@@ -70,13 +64,7 @@ func (b *balancer) look(view election.View, now time.Time) {
 			flags[1] = 1
 		}
 		h.Write(flags)
-		for _, k := range slices.Sorted(func(yield func(string) bool) {
-			for k := range host.Passing {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, k := range slices.Sorted(maps.Keys(host.Passing)) {
 			h.Write([]byte(k))
 			h.Write([]byte{0})
 		}

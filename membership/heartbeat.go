@@ -234,8 +234,8 @@ func (m *Membership) heardHeartbeat(flags byte, name []byte) {
 	r := h.heard[string(name)]
 	if r == nil || !r.alive {
 		// Not a member yet, or dead to memberlist: heartbeats do not
-		// bring it back, a re-join does. Its heartbeat still makes this
-		// host send to it (targets), so both sides keep hearing each other.
+		// bring it back, a re-join does. Only watchers of alive members
+		// are sent to (watchring.go), and the next round forgets last.
 		if r != nil && flags&flagStopping == 0 {
 			if r.last.IsZero() {
 				h.dirty = true

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -182,22 +181,8 @@ func TestBenchmarkVsKeepalived(t *testing.T) {
 		t.Skip("the benchmark runs with VIPD_BENCH=1 (sudo make bench)")
 	}
 	lab.RequireRoot(t)
-	runs := 5
-	if s := os.Getenv("VIPD_BENCH_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("VIPD_BENCH_RUNS=%q: want a positive number", s)
-		}
-		runs = n
-	}
-	handoverRuns := 20
-	if s := os.Getenv("VIPD_BENCH_HANDOVER_RUNS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			t.Fatalf("VIPD_BENCH_HANDOVER_RUNS=%q: want a positive number", s)
-		}
-		handoverRuns = n
-	}
+	runs := envInt(t, "VIPD_BENCH_RUNS", 5)
+	handoverRuns := envInt(t, "VIPD_BENCH_HANDOVER_RUNS", 20)
 	out := os.Getenv("VIPD_BENCH_OUT")
 	if out == "" {
 		out = filepath.Join("..", "..", "docs")
