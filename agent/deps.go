@@ -24,6 +24,9 @@ type Cluster interface {
 	SetUnits([]election.Unit) error
 	// Settled reports whether this host knows every alive host's unit list.
 	Settled() bool
+	// Pending names the members that announced a new state whose gossip
+	// has not arrived yet.
+	Pending() []string
 	Members() []membership.Member
 	// Leave tells the others this host is going, and waits up to timeout.
 	Leave(timeout time.Duration) error

@@ -53,7 +53,8 @@ func (c *loneCluster) SetUnits(u []election.Unit) error {
 	return nil
 }
 
-func (c *loneCluster) Settled() bool { return true }
+func (c *loneCluster) Settled() bool     { return true }
+func (c *loneCluster) Pending() []string { return nil }
 
 func (c *loneCluster) Members() []membership.Member {
 	return []membership.Member{{Name: c.name, State: membership.StateAlive, Resolved: true}}

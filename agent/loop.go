@@ -17,6 +17,7 @@ func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.T
 		View:    a.opts.Cluster.View(),
 		Members: a.opts.Cluster.Members(),
 		Settled: a.opts.Cluster.Settled(),
+		Pending: a.opts.Cluster.Pending(),
 		Events:  events,
 
 		KeyMismatches: a.opts.Cluster.KeyMismatches(),

@@ -60,8 +60,20 @@ type simHost struct {
 	side string
 	// gossipSide is the same for gossip alone (a firewall on port 7946).
 	gossipSide string
+	// gossipDelay is how long what the host publishes takes to reach the
+	// others (a loaded host); history keeps what it published when.
+	// unannounced: its heartbeats do not announce a new state ahead of
+	// the gossip (the others see no Pending).
+	gossipDelay time.Duration
+	history     []stampedLocal
+	unannounced bool
 	// moves counts the times the host started answering for each VIP.
 	moves map[string]int
+}
+
+type stampedLocal struct {
+	at    time.Time
+	local membership.Local
 }
 
 func newSim(t *testing.T, yaml string, names []string) *sim {
@@ -101,7 +113,7 @@ func (s *sim) startHost(name string) {
 	h := s.host(name)
 	h.m = NewMachine(name, []net.HardwareAddr{h.mac})
 	h.up, h.stopping = true, false
-	h.published, h.answering, h.watching = membership.Local{}, nil, nil
+	h.published, h.answering, h.watching, h.history = membership.Local{}, nil, nil, nil
 	if !h.drainedDisk.IsZero() {
 		h.m.SetDrained(true, h.drainedDisk)
 	}
@@ -142,13 +154,41 @@ func (s *sim) view(h *simHost) election.View {
 		if g.m == nil {
 			continue
 		}
+		seen := s.seen(h, g)
 		hosts = append(hosts, election.Host{
-			Name: n, Alive: s.gossips(h, g), Drained: g.published.Drained,
+			Name: n, Alive: s.gossips(h, g), Drained: seen.Drained,
 			Known:   election.Fingerprints(membership.UnitsFromConfig(g.cfg.VIPs)),
-			Passing: maps.Clone(g.published.Passing), Holds: maps.Clone(g.published.Holds),
+			Passing: maps.Clone(seen.Passing), Holds: maps.Clone(seen.Holds),
 		})
 	}
 	return election.View{Hosts: hosts, Units: membership.UnitsFromConfig(h.cfg.VIPs)}
+}
+
+// seen is what h knows of g's published state: all of it but what g
+// published in the last gossipDelay.
+func (s *sim) seen(h, g *simHost) membership.Local {
+	if h == g || g.gossipDelay == 0 {
+		return g.published
+	}
+	for i := len(g.history) - 1; i >= 0; i-- {
+		if !g.history[i].at.After(s.now.Add(-g.gossipDelay)) {
+			return g.history[i].local
+		}
+	}
+	return membership.Local{}
+}
+
+// pending names the hosts whose heartbeats to h announced a state that
+// gossip has not brought to h yet.
+func (s *sim) pending(h *simHost) []string {
+	var out []string
+	for _, n := range s.names() {
+		g := s.hosts[n]
+		if g != h && s.gossips(h, g) && !g.unannounced && !sameLocal(s.seen(h, g), g.published) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (s *sim) members(h *simHost) []membership.Member {
@@ -183,7 +223,7 @@ func (s *sim) stepHost(h *simHost) {
 	}
 	p := h.m.Step(Input{
 		Now: s.now, Config: h.cfg, Health: units, View: s.view(h),
-		Members: s.members(h), Settled: true, Events: h.events,
+		Members: s.members(h), Settled: true, Pending: s.pending(h), Events: h.events,
 		KeyMismatches: s.keyMismatches(h),
 	})
 	h.events = nil
@@ -197,6 +237,9 @@ func (s *sim) stepHost(h *simHost) {
 	}
 	s.wireChanged(h, before)
 	s.hearAnswers(h)
+	if !sameLocal(h.published, p.Publish) {
+		h.history = append(h.history, stampedLocal{at: s.now, local: p.Publish})
+	}
 	h.published = p.Publish
 	for _, c := range p.Changes {
 		if c.From.role != c.To.role || c.From.health != c.To.health {

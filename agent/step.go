@@ -30,6 +30,9 @@ type Input struct {
 	Members []membership.Member
 	// Settled reports whether gossip knows every alive host's unit list.
 	Settled bool
+	// Pending names the members whose newer state gossip has not brought
+	// yet: first claims wait for it.
+	Pending []string
 	// Events are what the announcer saw since the last step.
 	Events []announcer.Event
 	// KeyMismatches are peers whose gossip this host cannot decrypt.
@@ -170,7 +173,7 @@ func (m *Machine) Step(in Input) Plan {
 			delete(want, d.Key)
 		}
 	}
-	p.WakeAt = m.settle.hold(want, m.holds, m.everHeld, in.Now)
+	p.WakeAt = m.settle.hold(want, m.holds, m.everHeld, len(in.Pending) > 0, in.Now)
 	if !balanceWake.IsZero() {
 		p.WakeAt = earliest(p.WakeAt, balanceWake)
 	}

@@ -35,6 +35,9 @@ import (
 //	cut-lan h1 ...        the LAN is cut in two: these hosts on one side
 //	heal                  gossip and LAN whole again
 //	wrong-key h1          h1 runs with another gossip key
+//	slow-gossip D h1 ...  what these hosts publish reaches the others D late;
+//	                      their heartbeats announce it at once (Pending)
+//	slow-gossip D unannounced h1 ...  the same, unannounced
 //	moves                 how often each VIP started being answered, per host
 //	tick DURATION         every running host steps each 100ms; prints what happened
 //	status [reasons]      every VIP as every running host sees it
@@ -127,6 +130,20 @@ func TestStep(t *testing.T) {
 					h.side, h.gossipSide = "", ""
 				}
 				s.note("healed")
+			case "slow-gossip":
+				if len(args) < 2 {
+					t.Fatalf("%s: slow-gossip DURATION [unannounced] HOST...", d.Pos)
+				}
+				delay := parseDuration(t, d, args[0])
+				hosts, unannounced := args[1:], args[1] == "unannounced"
+				if unannounced {
+					hosts = args[2:]
+				}
+				for _, n := range hosts {
+					h := s.host(n)
+					h.gossipDelay, h.unannounced = delay, unannounced
+				}
+				s.note("gossip from %s takes %v%s", strings.Join(hosts, " "), delay, map[bool]string{true: ", unannounced"}[unannounced])
 			case "wrong-key":
 				s.host(args[0]).wrongKey = true
 				s.note("%s has another gossip key", args[0])

@@ -121,6 +121,12 @@
 // leaves; a host whose own loop woke late judges nobody that round.
 // heartbeat.go has the details and the cost.
 //
+// Heartbeats also carry a digest of the sender's metadata, and a host whose
+// metadata changed sends its new digest to every member at once, ahead of
+// memberlist's gossip. Pending names the members whose announced state has
+// not arrived yet; the agent holds first claims until it has, so a claim
+// made a moment ago elsewhere is not claimed again here (statedigest.go).
+//
 // # Metrics
 //
 // Collector exposes vipd_gossip_dropped_total{payload}, vipd_members_alive,

@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"encoding/binary"
 	"maps"
 	"net"
 	"slices"
@@ -83,6 +84,10 @@ type heartbeatState struct {
 	// sealer seals and opens version 2 heartbeats; wire sends them.
 	sealer heartbeatSealer
 	wire   memberlist.NodeAwareTransport
+	// digest is this host's metadata digest (statedigest.go); pushed is
+	// the last one pushState sent.
+	digest atomic.Uint32
+	pushed uint32
 	// scratch is the decryption buffer of the transport's read loop, the
 	// only caller of receiveRawHeartbeat.
 	scratch []byte
@@ -102,8 +107,9 @@ type heartbeatState struct {
 type heartbeatTarget struct {
 	node *memberlist.Node
 	addr string // node's host:port, for the transport
-	// raw: the member reads version 2 heartbeats (its metadata says so).
-	raw bool
+	// raw: the member reads version 2 heartbeats (its metadata says so);
+	// digest: and heartbeats that carry a state digest.
+	raw, digest bool
 	// flags of this packet: 0, flagStopping (a release) or flagNotice;
 	// notice names the member a notice is about.
 	flags  byte
@@ -113,8 +119,9 @@ type heartbeatTarget struct {
 // heard is what this host heard from one member.
 type heard struct {
 	node *memberlist.Node
-	// raw: the member's metadata says it reads version 2 heartbeats.
-	raw bool
+	// raw: the member's metadata says it reads version 2 heartbeats;
+	// digests: and heartbeats with a state digest.
+	raw, digests bool
 	// alive: memberlist sees the member alive.
 	alive bool
 	// last is when its last heartbeat came; zero when none counts yet.
@@ -125,6 +132,10 @@ type heard struct {
 	// brought its current metadata (what it holds now, not before it went
 	// quiet).
 	syncing bool
+	// announced is the digest of its metadata it last sent, at announcedAt
+	// (statedigest.go); zero time when none.
+	announced   uint32
+	announcedAt time.Time
 }
 
 func (m *Membership) initHeartbeats() {
@@ -140,7 +151,7 @@ func (m *Membership) initHeartbeats() {
 // heartbeatMember records memberlist's view of a member: called by observe
 // with m.mu held. A member that memberlist sees go or come back starts
 // unheard.
-func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, state State, raw bool) {
+func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, state State, raw, digests bool) {
 	h := &m.hb
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -160,11 +171,12 @@ func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, stat
 	if r.alive != alive {
 		r.alive = alive
 		r.last, r.silent, r.syncing = time.Time{}, false, false
+		r.announcedAt = time.Time{}
 		delete(h.reports, name)
 		h.dirty = true
 	}
-	if r.raw != raw {
-		r.raw = raw
+	if r.raw != raw || r.digests != digests {
+		r.raw, r.digests = raw, digests
 		h.dirty = true
 	}
 }
@@ -208,10 +220,18 @@ func (m *Membership) receiveRawHeartbeat(b []byte) {
 	m.heardHeartbeat(flags, name)
 }
 
-// heardHeartbeat records a heartbeat from name; it only takes the
-// heartbeat mutex.
+// heardHeartbeat records a heartbeat from name (with flagDigest, the
+// digest and the name); it only takes the heartbeat mutex.
 func (m *Membership) heardHeartbeat(flags byte, name []byte) {
 	h := &m.hb
+	var digest uint32
+	if flags&flagDigest != 0 {
+		var ok bool
+		if digest, name, ok = cutDigest(name); !ok {
+			h.dropped.Add(1)
+			return
+		}
+	}
 	now := time.Now()
 	h.mu.Lock()
 	if flags&flagNotice != 0 {
@@ -232,6 +252,14 @@ func (m *Membership) heardHeartbeat(flags byte, name []byte) {
 		return
 	}
 	r := h.heard[string(name)]
+	if r != nil && r.alive && flags&flagDigest != 0 {
+		r.noteDigest(digest, now)
+	}
+	if flags&flagStateOnly != 0 {
+		h.mu.Unlock()
+		h.received.Add(1)
+		return
+	}
 	if r == nil || !r.alive {
 		// Not a member yet, or dead to memberlist: heartbeats do not
 		// bring it back, a re-join does. Only watchers of alive members
@@ -344,15 +372,20 @@ func (m *Membership) heartbeats() {
 // the next round. Notices go only to version 2 targets.
 func (m *Membership) sendHeartbeats(buf []byte, targets []heartbeatTarget, flags byte) []byte {
 	h := &m.hb
+	var digest [4]byte
+	binary.BigEndian.PutUint32(digest[:], h.digest.Load())
 	for _, t := range targets {
 		f := flags | t.flags
 		var err error
 		switch {
 		case t.raw && f&flagNotice != 0:
-			buf = h.sealer.seal(buf[:0], f, m.name+"\x00"+t.notice)
+			buf = h.sealer.seal(buf[:0], f, nil, m.name+"\x00"+t.notice)
+			_, err = h.wire.WriteTo(buf, t.addr)
+		case t.raw && t.digest:
+			buf = h.sealer.seal(buf[:0], f|flagDigest, digest[:], m.name)
 			_, err = h.wire.WriteTo(buf, t.addr)
 		case t.raw:
-			buf = h.sealer.seal(buf[:0], f, m.name)
+			buf = h.sealer.seal(buf[:0], f, nil, m.name)
 			_, err = h.wire.WriteTo(buf, t.addr)
 		case f&flagNotice != 0:
 			continue

@@ -25,7 +25,8 @@ import (
 //	payload  AES-GCM sealed with the primary gossip key, magic and version
 //	         as additional data; the receiver tries every key it has
 //
-// payload: flags (1 byte), then the sender's node name. With insecure: true
+// payload: flags (1 byte), with flagDigest the sender's 4-byte state
+// digest (statedigest.go), then the sender's node name. With insecure: true
 // the payload follows the version byte as is. The key and the cipher are
 // those of memberlist's encryption, so a host with another key is not heard,
 // and a firewall that cuts the gossip port cuts heartbeats too.
@@ -66,20 +67,22 @@ func (s *heartbeatSealer) setKeys(keys [][]byte) error {
 	return nil
 }
 
-// seal appends to dst the heartbeat with flags and name.
-func (s *heartbeatSealer) seal(dst []byte, flags byte, name string) []byte {
+// seal appends to dst the heartbeat with flags, then prefix (the digest,
+// or nothing) and name.
+func (s *heartbeatSealer) seal(dst []byte, flags byte, prefix []byte, name string) []byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	dst = append(dst, heartbeatMagic, rawHeartbeatVersion)
 	if len(s.aeads) == 0 {
 		dst = append(dst, flags)
+		dst = append(dst, prefix...)
 		return append(dst, name...)
 	}
 	head := len(dst) - 2
 	var nonce [gcmNonceSize]byte
 	_, _ = rand.Read(nonce[:]) // never fails on Linux (crypto/rand)
 	dst = append(dst, nonce[:]...)
-	plain := append([]byte{flags}, name...)
+	plain := append(append([]byte{flags}, prefix...), name...)
 	return s.aeads[0].Seal(dst, nonce[:], plain, dst[head:head+2])
 }
 

@@ -24,7 +24,7 @@ func TestRawHeartbeatOpensOnlyWithTheKey(t *testing.T) {
 	k1, _ := GenerateKey()
 	k2, _ := GenerateKey()
 	sender := sealerWith(t, k1)
-	pkt := sender.seal(nil, flagStopping, "h1")
+	pkt := sender.seal(nil, flagStopping, nil, "h1")
 	if pkt[0] != heartbeatMagic || pkt[1] != rawHeartbeatVersion {
 		t.Fatalf("packet starts % x, want the magic and version 2", pkt[:2])
 	}
@@ -49,7 +49,7 @@ func TestRawHeartbeatOpensOnlyWithTheKey(t *testing.T) {
 		}
 	}
 
-	clear := sealerWith(t).seal(nil, 0, "h2")
+	clear := sealerWith(t).seal(nil, 0, nil, "h2")
 	if flags, name, ok := sealerWith(t).open(nil, clear); !ok || flags != 0 || string(name) != "h2" {
 		t.Errorf("without keys: open = %d %q %v, want h2", flags, name, ok)
 	}
@@ -90,13 +90,13 @@ func TestHeartbeatVersionFollowsTheMembersMetadata(t *testing.T) {
 		t.Errorf("targets by version 2: %v, want new: true, old: false", raw)
 	}
 
-	m.receiveRawHeartbeat(sealerWith(t, key).seal(nil, 0, "new"))
+	m.receiveRawHeartbeat(sealerWith(t, key).seal(nil, 0, nil, "new"))
 	timeout := m.timing.HeartbeatTimeout
 	m.heartbeatRound(time.Now().Add(2*timeout), timeout, false)
 	if alive(m)["new"] {
 		t.Error("a member heard by a version 2 heartbeat, then quiet past the timeout, is alive in the view")
 	}
-	m.receiveRawHeartbeat(sealerWith(t).seal(nil, 0, "old"))
+	m.receiveRawHeartbeat(sealerWith(t).seal(nil, 0, nil, "old"))
 	if st := m.HeartbeatStats(); st.Received != 1 || st.Dropped != 1 {
 		t.Errorf("received %d, dropped %d; want 1 and 1 (a heartbeat in the clear to a host with a key)", st.Received, st.Dropped)
 	}

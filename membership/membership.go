@@ -162,6 +162,8 @@ type peer struct {
 	since   time.Time
 	meta    nodeMeta
 	metaErr error
+	// digest is the digest of the metadata bytes (statedigest.go).
+	digest uint32
 }
 
 // New starts gossip on the configured address; Join then finds the others.
@@ -406,8 +408,10 @@ func (m *Membership) update() error {
 	return nil
 }
 
-// updateNode gossips this host's current metadata, one update at a time.
+// updateNode gossips this host's current metadata, one update at a time,
+// after announcing its digest, which must not wait for an update before it.
 func (m *Membership) updateNode(timeout time.Duration) error {
+	m.pushState()
 	m.updating.Lock()
 	defer m.updating.Unlock()
 	return m.ml.UpdateNode(timeout)
@@ -449,6 +453,7 @@ func (m *Membership) encodeMetaLocked() error {
 		Unsettled:     m.unsettled,
 		Leaving:       m.leaving,
 		RawHeartbeats: true,
+		StateDigests:  true,
 		Config:        m.own.fp,
 		Units:         len(m.own.keys),
 		MACs:          m.local.MACs,
@@ -459,6 +464,7 @@ func (m *Membership) encodeMetaLocked() error {
 		return err
 	}
 	m.meta = b
+	m.hb.digest.Store(metaDigest(b))
 	return nil
 }
 

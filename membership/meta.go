@@ -37,6 +37,9 @@ const (
 	// flagRawHeartbeats: the host reads version 2 heartbeats
 	// (heartbeat_wire.go); every vipd that knows the flag sets it.
 	flagRawHeartbeats = 1 << 3
+	// flagStateDigests: the host reads heartbeats that carry a digest of
+	// the sender's metadata (statedigest.go).
+	flagStateDigests = 1 << 4
 )
 
 // set kinds: how a set of unit indexes is written.
@@ -66,18 +69,20 @@ type nodeMeta struct {
 	Leaving bool
 	// RawHeartbeats: the host reads version 2 heartbeats.
 	RawHeartbeats bool
-	Config        ConfigFingerprint
-	Units         int
-	MACs          []net.HardwareAddr
-	Passing       []int
-	Holds         []int
+	// StateDigests: the host reads heartbeats that carry a state digest.
+	StateDigests bool
+	Config       ConfigFingerprint
+	Units        int
+	MACs         []net.HardwareAddr
+	Passing      []int
+	Holds        []int
 }
 
 // encodeMeta writes m:
 //
 //	version  1 byte (1)
 //	flags    1 byte (bit 0: drained, bit 1: unsettled, bit 2: leaving,
-//	         bit 3: reads version 2 heartbeats)
+//	         bit 3: reads version 2 heartbeats, bit 4: reads state digests)
 //	config   8 bytes, big endian
 //	units    uvarint
 //	macs     1 byte count, then per MAC 1 byte length and the bytes
@@ -103,6 +108,9 @@ func encodeMeta(m nodeMeta) ([]byte, error) {
 	}
 	if m.RawHeartbeats {
 		flags |= flagRawHeartbeats
+	}
+	if m.StateDigests {
+		flags |= flagStateDigests
 	}
 	b = append(b, metaVersion, flags)
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Config))
@@ -175,6 +183,7 @@ func decodeMeta(b []byte) (nodeMeta, error) {
 	m.Unsettled = flags&flagUnsettled != 0
 	m.Leaving = flags&flagLeaving != 0
 	m.RawHeartbeats = flags&flagRawHeartbeats != 0
+	m.StateDigests = flags&flagStateDigests != 0
 	m.Config = ConfigFingerprint(r.uint64())
 	units := r.uvarint()
 	if r.err == nil && units > MaxUnits {

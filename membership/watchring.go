@@ -75,7 +75,7 @@ func (h *heartbeatState) targetsLocked(self string) []heartbeatTarget {
 			continue
 		}
 		if !r.raw || slices.Contains(watchers, name) {
-			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: r.raw})
+			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: r.raw, digest: r.digests})
 			now[name] = true
 		}
 	}

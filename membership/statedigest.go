@@ -1,0 +1,99 @@
+package membership
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"slices"
+	"time"
+)
+
+// State digests.
+//
+// A host's metadata (what it passes, what it holds) reaches the others by
+// memberlist's gossip: within a gossip round or two, later when a host is
+// loaded. A host that claims a unit nobody held acts on its copy of that
+// metadata, so when another host claimed the unit a moment before and the
+// news is still on its way, both claim it. To close that gap, every
+// heartbeat to a member that reads them carries a digest of the sender's
+// current metadata (CRC-32 of its bytes), and when the metadata changes the
+// host at once sends a state-only heartbeat with the new digest to every
+// alive member, ahead of the gossip. A receiver whose copy of a member's
+// metadata has another digest knows that member's state is on its way:
+// Pending names it, and the agent holds first claims until it arrives.
+//
+// A digest heard more than pendingFor ago is not believed any more: a
+// reordered or lost packet must not hold claims back for good. Watchers
+// hear the digest again with every heartbeat.
+const pendingFor = 2 * time.Second
+
+const (
+	// flagDigest: the payload starts with the 4-byte digest of the
+	// sender's metadata, big endian, before the name.
+	flagDigest = 1 << 2
+	// flagStateOnly: the packet announces a new digest and is no
+	// heartbeat: it says nothing about liveness to a member that does not
+	// watch the sender.
+	flagStateOnly = 1 << 3
+)
+
+func metaDigest(meta []byte) uint32 { return crc32.ChecksumIEEE(meta) }
+
+// cutDigest splits a heartbeat payload with flagDigest into the digest and
+// the rest; ok is false when the payload is too short to hold a name.
+func cutDigest(payload []byte) (digest uint32, rest []byte, ok bool) {
+	if len(payload) < 5 {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint32(payload), payload[4:], true
+}
+
+// noteDigest records the digest a member announced; hb.mu is held.
+func (r *heard) noteDigest(digest uint32, now time.Time) {
+	r.announced, r.announcedAt = digest, now
+}
+
+// pushState sends this host's new digest to every alive member that reads
+// digests, once per change of the metadata.
+func (m *Membership) pushState() {
+	h := &m.hb
+	digest := h.digest.Load()
+	h.mu.Lock()
+	if h.stopped || digest == h.pushed {
+		h.mu.Unlock()
+		return
+	}
+	h.pushed = digest
+	var targets []heartbeatTarget
+	for _, r := range h.heard {
+		if r.alive && r.raw && r.digests && r.node != nil {
+			targets = append(targets, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: true, digest: true, flags: flagStateOnly})
+		}
+	}
+	h.mu.Unlock()
+	m.sendHeartbeats(nil, targets, 0)
+}
+
+// Pending returns the alive members that announced, within pendingFor, a
+// state whose metadata has not reached this host yet, sorted.
+func (m *Membership) Pending() []string {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.hb.mu.Lock()
+	defer m.hb.mu.Unlock()
+	var out []string
+	for name, p := range m.peers {
+		if p.state != StateAlive || p.metaErr != nil {
+			continue
+		}
+		r := m.hb.heard[name]
+		if r == nil || !r.alive || r.announcedAt.IsZero() || now.Sub(r.announcedAt) > pendingFor {
+			continue
+		}
+		if r.announced != p.digest {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
