@@ -11,8 +11,8 @@ import (
 	"github.com/vipd/vipd/membership"
 )
 
-// publisher gossips this host's latest state off the reconcile loop:
-// gossiping waits for the message to go out, and the loop must not.
+// publisher gossips this host's latest state off the reconcile loop, which
+// must not wait for membership's locks or the sends to every member.
 type publisher struct {
 	cluster Cluster
 	log     *slog.Logger
@@ -57,7 +57,7 @@ func (p *publisher) run(ctx context.Context) {
 			continue
 		}
 		if err := p.cluster.SetLocal(*l); err != nil {
-			p.log.Warn("gossiping this host's state was slow or failed; the other hosts get it with the next gossip round", "err", err)
+			p.log.Error("this host's state cannot be gossiped; the other hosts go on with its last one", "err", err)
 		}
 		p.mu.Lock()
 		p.sent = l

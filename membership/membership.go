@@ -28,10 +28,6 @@ const unresolved = election.Fingerprint(^uint64(0))
 // and in Members, so status can show it, before it is forgotten.
 const departedRetention = 10 * time.Minute
 
-// updateTimeout bounds how long SetLocal and SetUnits wait for the new
-// metadata to reach another host.
-const updateTimeout = time.Second
-
 // Local is what this host says about itself.
 type Local struct {
 	Drained bool
@@ -117,9 +113,9 @@ type Membership struct {
 	changes chan struct{}
 	// kick asks the updater goroutine to gossip new metadata; done ends it.
 	kick chan struct{}
-	// updating serializes memberlist's UpdateNode: two at once give two
-	// alive messages, and the one with the older incarnation is dropped
-	// unannounced, so its caller waits out its timeout for nothing.
+	// updating serializes memberlist's UpdateNode: two at once may each
+	// read the metadata and take an incarnation in the other's order, and
+	// the older metadata then wins.
 	updating sync.Mutex
 	done     chan struct{}
 	stopOnce sync.Once
@@ -289,9 +285,7 @@ func (m *Membership) updater() {
 		case <-m.done:
 			return
 		case <-m.kick:
-			if err := m.updateNode(updateTimeout); err != nil {
-				m.log.Debug("gossiping node metadata", "err", err)
-			}
+			m.update()
 		}
 	}
 }
@@ -369,7 +363,11 @@ func (m *Membership) signal() {
 	}
 }
 
-// SetLocal changes what this host says about itself and gossips it.
+// SetLocal changes what this host says about itself and gossips it: the
+// new digest goes to every member at once, the metadata with memberlist's
+// next gossip rounds. It does not wait for them to spread: a caller that
+// waited would hold back the next state (a claim right after a health
+// change) by as long.
 func (m *Membership) SetLocal(l Local) error {
 	m.mu.Lock()
 	err := m.setLocalLocked(l)
@@ -377,13 +375,12 @@ func (m *Membership) SetLocal(l Local) error {
 	if err != nil {
 		return err
 	}
-	return m.update()
+	m.update()
+	return nil
 }
 
 // SetUnits changes this host's unit list, after a config reload, and
-// gossips it. Only a unit list that cannot be gossiped is an error: a
-// broadcast that is slow to go out is not, as the list is in force here
-// and reaches the others with the next gossip round or push/pull.
+// gossips it. Only a unit list that cannot be gossiped is an error.
 func (m *Membership) SetUnits(units []election.Unit) error {
 	m.mu.Lock()
 	err := m.setUnitsLocked(units)
@@ -394,22 +391,24 @@ func (m *Membership) SetUnits(units []election.Unit) error {
 	if err != nil {
 		return err
 	}
-	if err := m.update(); err != nil {
-		m.log.Warn("the new VIP list is slow to reach the other hosts; they get it with the next gossip exchange", "err", err)
-	}
+	m.update()
 	return nil
 }
 
-func (m *Membership) update() error {
+// update announces this host's current metadata and queues it for gossip.
+func (m *Membership) update() {
 	m.signal()
-	if err := m.updateNode(updateTimeout); err != nil {
-		return fmt.Errorf("membership: gossiping the new node state: %w", err)
-	}
-	return nil
+	m.pushState()
+	m.updating.Lock()
+	defer m.updating.Unlock()
+	// UpdateNode queues the metadata, then waits for it to have gone out
+	// enough times; the shortest timeout skips the wait, and its error
+	// says only that.
+	_ = m.ml.UpdateNode(time.Nanosecond)
 }
 
-// updateNode gossips this host's current metadata, one update at a time,
-// after announcing its digest, which must not wait for an update before it.
+// updateNode gossips this host's current metadata and waits up to timeout
+// for it to spread.
 func (m *Membership) updateNode(timeout time.Duration) error {
 	m.pushState()
 	m.updating.Lock()
