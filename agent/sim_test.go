@@ -25,7 +25,7 @@ const simStep = 100 * time.Millisecond
 // cuts the gossip between them. The wire is what each host answers for.
 // Nothing in it runs in a goroutine or reads the wall clock.
 type sim struct {
-	t     *testing.T
+	t     testing.TB
 	start time.Time
 	now   time.Time
 	hosts map[string]*simHost
@@ -76,7 +76,7 @@ type stampedLocal struct {
 	local membership.Local
 }
 
-func newSim(t *testing.T, yaml string, names []string) *sim {
+func newSim(t testing.TB, yaml string, names []string) *sim {
 	s := &sim{t: t, start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), hosts: map[string]*simHost{}}
 	s.now = s.start
 	for i, n := range names {
@@ -216,16 +216,21 @@ func (s *sim) tick(d time.Duration) {
 	}
 }
 
-func (s *sim) stepHost(h *simHost) {
+// input is what h's next step reads.
+func (s *sim) input(h *simHost) Input {
 	var units []health.UnitStatus
 	for _, k := range slices.Sorted(maps.Keys(h.health)) {
 		units = append(units, h.health[k])
 	}
-	p := h.m.Step(Input{
+	return Input{
 		Now: s.now, Config: h.cfg, Health: units, View: s.view(h),
 		Members: s.members(h), Settled: true, Pending: s.pending(h), Events: h.events,
 		KeyMismatches: s.keyMismatches(h),
-	})
+	}
+}
+
+func (s *sim) stepHost(h *simHost) {
+	p := h.m.Step(s.input(h))
 	h.events = nil
 	before := h.answering
 	h.answering, h.watching = nil, nil

@@ -1,10 +1,5 @@
 package election
 
-import (
-	"cmp"
-	"slices"
-)
-
 // Balanced targets.
 //
 // The rendezvous hash alone spreads units like dice: with 1000 units on 24
@@ -42,24 +37,26 @@ func setBalanced(ds Decisions, items []balanceItem) {
 		name  string
 		score uint64
 	}
-	var order []scored
+	// Hash order: the higher score first, the smaller name on a tie.
+	before := func(a, b scored) bool {
+		return a.score > b.score || (a.score == b.score && a.name < b.name)
+	}
 	for _, it := range items {
-		order = order[:0]
-		for _, c := range it.cands {
-			order = append(order, scored{c, rendezvousScore(c, it.key)})
+		scores := scorerOf(it.key)
+		var first, firstFree scored
+		free := false
+		for i, c := range it.cands {
+			sc := scored{c, scores.score(c)}
+			if i == 0 || before(sc, first) {
+				first = sc
+			}
+			if load[c] < share && (!free || before(sc, firstFree)) {
+				firstFree, free = sc, true
+			}
 		}
-		slices.SortFunc(order, func(a, b scored) int {
-			if c := cmp.Compare(b.score, a.score); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.name, b.name)
-		})
-		target := order[0].name
-		for _, o := range order {
-			if load[o.name] < share {
-				target = o.name
-				break
-			}
+		target := first.name
+		if free {
+			target = firstFree.name
 		}
 		load[target]++
 		ds[it.decision].Balanced = target

@@ -136,12 +136,13 @@ func bestOf(key string, cs []candidate) candidate {
 		return top
 	}
 
-	best, bestScore := top, rendezvousScore(top.name, key)
+	scores := scorerOf(key)
+	best, bestScore := top, scores.score(top.name)
 	for _, c := range cs {
 		if c.priority != top.priority || c.name == top.name {
 			continue
 		}
-		s := rendezvousScore(c.name, key)
+		s := scores.score(c.name)
 		if s > bestScore || (s == bestScore && c.name < best.name) {
 			best, bestScore = c, s
 		}

@@ -55,10 +55,27 @@ func (h hasher) sum() uint64 {
 
 // rendezvousScore is host's highest-random-weight score for the unit: among
 // hosts of equal priority, the highest score owns it.
-func rendezvousScore(host, key string) uint64 {
+func rendezvousScore(host, key string) uint64 { return scorerOf(key).score(host) }
+
+// scorer is the hash state after the prefix and a unit's key: scoring the
+// unit for many hosts hashes only their names.
+type scorer hasher
+
+// rendezvousPrefix is the hash state after the scores' prefix.
+var rendezvousPrefix = func() hasher {
 	h := newHasher()
 	h.writeString("vipd/election/rendezvous/v1")
+	return h
+}()
+
+func scorerOf(key string) scorer {
+	h := rendezvousPrefix
 	h.writeString(key)
+	return scorer(h)
+}
+
+func (s scorer) score(host string) uint64 {
+	h := hasher(s)
 	h.writeString(host)
 	return h.sum()
 }
