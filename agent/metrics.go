@@ -24,7 +24,8 @@ type Metrics struct {
 	conflicts   *prometheus.CounterVec
 	links       *prometheus.CounterVec
 	splits      *prometheus.CounterVec
-	known       map[string]bool // VIP names with series
+	known       map[string]bool   // VIP names with series
+	owners      map[string]string // VIP name -> the owner its owner series names
 	*hostMetrics
 }
 
@@ -59,7 +60,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "vipd_splits_total",
 			Help: "Splits seen: another member answering for a VIP this host holds while gossip does not show it alive.",
 		}, []string{"vip"}),
-		known: map[string]bool{},
+		known:  map[string]bool{},
+		owners: map[string]string{},
 	}
 	m.hostMetrics = newHostMetrics()
 	reg.MustRegister(m.role, m.health, m.owner, m.transitions, m.conflicts, m.links, m.splits)
@@ -89,7 +91,13 @@ func (m *Metrics) state(v config.VIP, rec vipRecord) {
 	for _, h := range allHealth {
 		m.health.WithLabelValues(v.Name, addr, string(h)).Set(oneIf(h == rec.health))
 	}
-	m.owner.DeletePartialMatch(prometheus.Labels{"vip": v.Name})
+	// One owner series per VIP. Not DeletePartialMatch: it scans every
+	// series, and with a thousand VIPs changing at once that was most of a
+	// failover's CPU.
+	if was, ok := m.owners[v.Name]; ok && was != rec.owner {
+		m.owner.DeleteLabelValues(v.Name, was)
+	}
+	m.owners[v.Name] = rec.owner
 	m.owner.WithLabelValues(v.Name, rec.owner).Set(1)
 }
 
@@ -126,6 +134,7 @@ func (m *Metrics) forgetExcept(vips []config.VIP) {
 			continue
 		}
 		delete(m.known, name)
+		delete(m.owners, name)
 		for _, g := range []*prometheus.GaugeVec{m.role, m.health, m.owner} {
 			g.DeletePartialMatch(prometheus.Labels{"vip": name})
 		}

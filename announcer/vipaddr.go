@@ -89,23 +89,30 @@ func ipNetPrefix(n *net.IPNet) (netip.Prefix, bool) {
 
 // syncDummyAddrs makes vipd0 carry every address in want. Addresses vipd
 // added (recorded in s) that are not wanted any more are removed; addresses
-// someone else put on vipd0 are left alone. s is saved before each addition,
-// so a crash never leaves an address vipd added unrecorded.
+// someone else put on vipd0 are left alone. s is saved once with every
+// address about to be added, before the first is, so a crash never leaves
+// an address vipd added unrecorded (one save per address, each synced to
+// disk, made a start with a thousand VIPs take seconds).
 func syncDummyAddrs(l netlink.Link, want map[netip.Addr]bool, s *state, store stateStore) error {
 	have, err := dummyAddrs(l)
 	if err != nil {
 		return err
 	}
-	var errs []error
+	var add []netip.Prefix
 	for a := range want {
-		p := hostPrefix(a)
-		if have[p] {
-			continue
+		if p := hostPrefix(a); !have[p] {
+			add = append(add, p)
+			s.addAddress(p.String())
 		}
-		s.addAddress(p.String())
+	}
+	if len(add) > 0 {
 		if err := store.save(s); err != nil {
 			return err
 		}
+	}
+	var errs []error
+	for _, p := range add {
+		a := p.Addr()
 		addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(p.Bits(), a.BitLen())}}
 		if a.Is6() {
 			addr.Flags = unix.IFA_F_NODAD
