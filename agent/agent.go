@@ -116,18 +116,8 @@ func (a *Agent) Run(ctx context.Context) {
 	wg.Go(func() { a.notify.run(ctx) })
 	var events []announcer.Event
 	for {
-		began := a.opts.Clock.Now()
 		wake := a.step(ctx, events)
 		events = events[:0]
-		if pause := stepPause(a.opts.Clock.Now().Sub(began)); pause > 0 {
-			// What changes meanwhile waits in the channels, and the next
-			// step takes it all at once.
-			select {
-			case <-ctx.Done():
-				return
-			case <-a.opts.Clock.After(pause):
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -142,25 +132,6 @@ func (a *Agent) Run(ctx context.Context) {
 		case <-a.opts.Clock.After(a.sleepFor(wake)):
 		}
 	}
-}
-
-// stepPacing paces steps that cost enough to matter: after a step that
-// took d, the loop waits stepPacing x d before the next. With a thousand
-// VIPs and two dozen hosts a step takes milliseconds, and while a failover
-// sends every member's news at once, stepping on each would keep every host
-// busy; paced, stepping takes at most a quarter of a core, and a small
-// cluster, whose steps take microseconds, is never held back.
-const (
-	stepPacing      = 3
-	stepPacingFrom  = time.Millisecond
-	stepPacingLimit = 100 * time.Millisecond
-)
-
-func stepPause(d time.Duration) time.Duration {
-	if d < stepPacingFrom {
-		return 0
-	}
-	return min(stepPacing*d, stepPacingLimit)
 }
 
 // sleepFor is how long the loop may sleep when nothing happens.
