@@ -27,6 +27,7 @@ type fleetBench struct {
 	WireWrong    int // VIPs not answered by their owner alone, in one sweep after balancing
 
 	IdleCPU     float64 // % of a core per host
+	BaseCPU     float64 // the same, 3 hosts x 10 VIPs, measured before the fleet
 	IdleRSS     float64 // MiB per host
 	StatusMS    float64 // median of vipctl status --json
 	StatusBytes int
@@ -37,6 +38,7 @@ type fleetBench struct {
 	CrashMedianMS float64
 	CrashAgreeMS  float64 // until every host's status agrees again
 	CrashFailed   int
+	CrashCPU      float64 // CPU seconds of every vipd from the crash until every moved VIP answered
 
 	RollDuration time.Duration
 	RollKilled   int // stops that outlasted the lab's 5 s grace
@@ -60,6 +62,13 @@ func TestBenchmarkFleet(t *testing.T) {
 	r := fleetBench{Hosts: envInt(t, "VIPD_FLEET_HOSTS", 24), VIPs: envInt(t, "VIPD_FLEET_VIPS", 1000), Profile: "default"}
 	r.IPv4 = r.VIPs * 635 / 1000
 	vips := fleetVIPs(r.VIPs, r.IPv4)
+	// The 10-VIP figure the fleet's idle cost is held against: issue #16's
+	// 3-host lab, alone on the machine before the fleet starts.
+	t.Run("idle baseline", func(t *testing.T) {
+		if rows := measureIdle(t, []string{"vipd default, check 1 s"}, 10, 30*time.Second, ""); len(rows) == 1 {
+			r.BaseCPU = rows[0].CPUPercent
+		}
+	})
 	started := time.Now()
 	// vipd logs at info, as in production: debug lines for 1000 VIPs cost
 	// CPU the bench measures.
@@ -114,9 +123,9 @@ func TestBenchmarkFleet(t *testing.T) {
 		}
 	}
 	r.CrashVIPs = len(moved)
-	r.CrashAllMS, r.CrashMedianMS, r.CrashAgreeMS, r.CrashFailed = l.fleetCrash(victim, moved, vips)
-	t.Logf("crash of %s (%d VIPs): every VIP answered by a new owner %.0f ms after (median %.0f ms), every host agreed after %.0f ms; %d requests failed",
-		r.CrashHost, r.CrashVIPs, r.CrashAllMS, r.CrashMedianMS, r.CrashAgreeMS, r.CrashFailed)
+	r.CrashAllMS, r.CrashMedianMS, r.CrashAgreeMS, r.CrashFailed, r.CrashCPU = l.fleetCrash(victim, moved, vips)
+	t.Logf("crash of %s (%d VIPs): every VIP answered by a new owner %.0f ms after (median %.0f ms), every host agreed after %.0f ms; %d requests failed; every vipd used %.2f s of CPU until every VIP answered",
+		r.CrashHost, r.CrashVIPs, r.CrashAllMS, r.CrashMedianMS, r.CrashAgreeMS, r.CrashFailed, r.CrashCPU)
 	owners = l.fleetOwners(vips, 2*time.Minute)
 
 	// Rolling restart with one probed VIP per host.
@@ -218,7 +227,7 @@ func (l *vipdLab) statusCost(h *lab.Node, n int) (float64, int) {
 // answered by another host (and the median), until every other host's
 // status agreed, and the requests that failed; then it brings the host
 // back.
-func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (allMS, medianMS, agreeMS float64, failed int) {
+func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (allMS, medianMS, agreeMS float64, failed int, cpu float64) {
 	l.t.Helper()
 	ctx, cancel := context.WithCancel(l.t.Context())
 	defer cancel()
@@ -232,6 +241,7 @@ func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (allMS, m
 	fault := time.Now()
 	l.vipd[victim.Name()].Kill()
 	delete(l.vipd, victim.Name())
+	ticks0 := l.vipdTicks()
 	if err := victim.LinkDown(ctx); err != nil {
 		l.t.Fatal(err)
 	}
@@ -251,6 +261,7 @@ func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (allMS, m
 		}
 		return nil
 	})
+	cpu = float64(l.vipdTicks()-ticks0) / 100
 	var times []float64
 	for _, p := range probes {
 		times = append(times, float64(answered(p).Microseconds())/1000)
@@ -272,7 +283,17 @@ func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (allMS, m
 		l.t.Fatal(err)
 	}
 	l.start(victim)
-	return times[len(times)-1], times[len(times)/2], agreeMS, failed
+	return times[len(times)-1], times[len(times)/2], agreeMS, failed, cpu
+}
+
+// vipdTicks is the CPU time, in clock ticks, every running vipd has used.
+func (l *vipdLab) vipdTicks() (ticks uint64) {
+	for _, p := range l.vipd {
+		for _, pr := range groupProcs(p.Pid()) {
+			ticks += pr.ticks
+		}
+	}
+	return ticks
 }
 
 func (r fleetBench) report() string {
@@ -284,10 +305,11 @@ func (r fleetBench) report() string {
 		{"cold start: every host agrees on every owner", fmt.Sprintf("%.1f s", r.ColdAgreed.Seconds())},
 		{"cold start: balanced (every host within 20 % of " + strconv.Itoa(share) + ")", fmt.Sprintf("%.1f s (%d to %d VIPs per host)", r.ColdBalanced.Seconds(), r.PerHostMin, r.PerHostMax)},
 		{"VIPs not answered by their owner alone (one sweep after balancing)", strconv.Itoa(r.WireWrong)},
-		{"steady state: CPU per host", fmt.Sprintf("%.2f %% of a core", r.IdleCPU)},
+		{"steady state: CPU per host", fmt.Sprintf("%.2f %% of a core (3 hosts x 10 VIPs, same run: %.2f %%)", r.IdleCPU, r.BaseCPU)},
 		{"steady state: RSS per host", fmt.Sprintf("%.1f MiB", r.IdleRSS)},
 		{"vipctl status --json", fmt.Sprintf("%.0f ms, %d KB", r.StatusMS, r.StatusBytes/1000)},
 		{fmt.Sprintf("crash of %s (%d VIPs): every moved VIP answered", r.CrashHost, r.CrashVIPs), fmt.Sprintf("%.0f ms (median %.0f ms), %d requests failed", r.CrashAllMS, r.CrashMedianMS, r.CrashFailed)},
+		{"crash: CPU of every vipd until then (2 cores)", fmt.Sprintf("%.2f s", r.CrashCPU)},
 		{"crash: every host's status agrees", fmt.Sprintf("%.0f ms", r.CrashAgreeMS)},
 		{fmt.Sprintf("rolling restart (%d probed VIPs, one per host)", r.RollSample), fmt.Sprintf("%d failed, %d reset in flight, %.0f s, %d stops killed after 5 s", r.RollFailed, r.RollResets, r.RollDuration.Seconds(), r.RollKilled)},
 	}
@@ -306,6 +328,7 @@ func (r fleetBench) report() string {
 	fmt.Fprintf(&b, "- crash: every moved VIP answered within 1.0 s: %s (%.0f ms)\n", met(r.CrashAllMS <= 1000), r.CrashAllMS)
 	fmt.Fprintf(&b, "- crash: every host agreeing within 2 s: %s (%.0f ms)\n", met(r.CrashAgreeMS <= 2000), r.CrashAgreeMS)
 	fmt.Fprintf(&b, "- rolling restart: 0 failed requests other than resets in flight: %s (%d)\n", met(r.RollFailed == 0), r.RollFailed)
+	fmt.Fprintf(&b, "- idle CPU per host at %d VIPs within 2x the 10-VIP figure: %s (%.2f %% against %.2f %%)\n", r.VIPs, met(r.BaseCPU > 0 && r.IdleCPU <= 2*r.BaseCPU), r.IdleCPU, r.BaseCPU)
 	fmt.Fprintf(&b, "- vipctl status within 100 ms: %s (%.0f ms)\n", met(r.StatusMS <= 100), r.StatusMS)
 	return b.String()
 }
@@ -317,6 +340,8 @@ func (r fleetBench) markdown(report string) string {
 	b.WriteString("Every host runs vipd and nginx in its own network namespace on one bridge; the client probes VIPs over HTTP on a fresh connection each time. ")
 	b.WriteString("The crash is `kill -9` of vipd and the host's link set down; each of its VIPs is probed every 100 ms. ")
 	b.WriteString("The rolling restart stops each host with SIGTERM, starts it again and waits until every host agrees on every owner before the next, while one VIP per host is probed every 20 ms. ")
+	b.WriteString("The 10-VIP idle figure is the 3-host lab of `make bench`'s idle table (default profile, an http check every 1 s), run alone before the fleet starts; on this VM a process idling alone pays more per wake-up than one among 24, so the ratio flatters the fleet somewhat. ")
+	b.WriteString("On 2 cores the 24 hosts share what real hosts would each have: when a host crashes or stops, every other vipd recomputes the owners of 1000 VIPs several times over (the crash row's CPU figure), the machine is saturated for about a second, and the client's requests wait with the rest, on every VIP at once, not only the moved ones. The crash and rolling-restart figures measure that as much as vipd. ")
 	b.WriteString("keepalived is not run at this size: its answer to 1000 VIPs is 1000 VRRP instances per host, which this lab does not attempt.\n\n```\n")
 	b.WriteString(strings.TrimLeft(report, "\n"))
 	b.WriteString("```\n")
