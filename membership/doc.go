@@ -125,7 +125,9 @@
 // metadata changed sends its new digest to every member at once, ahead of
 // memberlist's gossip. Pending names the members whose announced state has
 // not arrived yet; the agent holds first claims until it has, so a claim
-// made a moment ago elsewhere is not claimed again here (statedigest.go).
+// made a moment ago elsewhere is not claimed again here. A state still
+// missing half a second after its digest came is pulled from its member
+// (statedigest.go): gossip misses a member now and then.
 //
 // # Metrics
 //

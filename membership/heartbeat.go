@@ -133,9 +133,15 @@ type heard struct {
 	// quiet).
 	syncing bool
 	// announced is the digest of its metadata it last sent, at announcedAt
-	// (statedigest.go); zero time when none.
-	announced   uint32
-	announcedAt time.Time
+	// (statedigest.go); zero time when none. metaDigest is the digest of
+	// the metadata this host has; pendingSince is when they started to
+	// differ (zero: they do not), pulledAt when this host last asked the
+	// member for its state because of it.
+	announced    uint32
+	announcedAt  time.Time
+	metaDigest   uint32
+	pendingSince time.Time
+	pulledAt     time.Time
 }
 
 func (m *Membership) initHeartbeats() {
@@ -151,7 +157,7 @@ func (m *Membership) initHeartbeats() {
 // heartbeatMember records memberlist's view of a member: called by observe
 // with m.mu held. A member that memberlist sees go or come back starts
 // unheard.
-func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, state State, raw, digests bool) {
+func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, state State, raw, digests bool, metaDigest uint32) {
 	h := &m.hb
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -179,6 +185,8 @@ func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, stat
 		r.raw, r.digests = raw, digests
 		h.dirty = true
 	}
+	r.metaDigest = metaDigest
+	r.refreshPending(time.Now())
 }
 
 // heartbeatForget drops a member memberlist no longer knows; m.mu is held.
@@ -453,7 +461,14 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 		}
 	}
 	h.deadByReport = dead
+	pulls := h.pullsLocked(now)
 	h.mu.Unlock()
+	for _, n := range pulls {
+		if m.pull != nil {
+			m.stopped.Add(1)
+			go m.pull(n)
+		}
+	}
 	for _, name := range quiet {
 		h.deaths.Add(1)
 		m.log.Info("no heartbeat from a member; it counts as dead until it is heard again or gossip decides",

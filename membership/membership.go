@@ -121,6 +121,9 @@ type Membership struct {
 	stopOnce sync.Once
 	stopped  sync.WaitGroup
 
+	// pull asks a member for its state (pullState; nil offline).
+	pull func(*memberlist.Node)
+
 	malformedMeta  atomic.Uint64
 	malformedState atomic.Uint64
 	attempts       [len(attemptResults)]atomic.Uint64
@@ -270,6 +273,7 @@ func New(opts Options) (*Membership, error) {
 		m.port = int(ml.LocalNode().Port)
 	}
 	m.configured = m.normalizePeers(opts.Gossip.Peers)
+	m.pull = m.pullState
 	m.stopped.Add(2)
 	go m.updater()
 	go m.heartbeats()

@@ -5,6 +5,8 @@ import (
 	"hash/crc32"
 	"slices"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // State digests.
@@ -24,7 +26,16 @@ import (
 // A digest heard more than pendingFor ago is not believed any more: a
 // reordered or lost packet must not hold claims back for good. Watchers
 // hear the digest again with every heartbeat.
-const pendingFor = 2 * time.Second
+//
+// memberlist's gossip reaches every member with high probability, not
+// always: a member that hears a digest and still lacks the metadata after
+// pullAfter asks the sender for its state at once (a push/pull), instead
+// of waiting up to a push/pull interval. A host handing its VIPs over on
+// SIGTERM waited 4.5 s that way for one new owner's claim.
+const (
+	pendingFor = 2 * time.Second
+	pullAfter  = 500 * time.Millisecond
+)
 
 const (
 	// flagDigest: the payload starts with the 4-byte digest of the
@@ -50,6 +61,48 @@ func cutDigest(payload []byte) (digest uint32, rest []byte, ok bool) {
 // noteDigest records the digest a member announced; hb.mu is held.
 func (r *heard) noteDigest(digest uint32, now time.Time) {
 	r.announced, r.announcedAt = digest, now
+	r.refreshPending(now)
+}
+
+// refreshPending notes whether the announced digest and the metadata's
+// differ, and since when; hb.mu is held.
+func (r *heard) refreshPending(now time.Time) {
+	switch {
+	case r.announcedAt.IsZero() || r.announced == r.metaDigest:
+		r.pendingSince = time.Time{}
+	case r.pendingSince.IsZero():
+		r.pendingSince = now
+	}
+}
+
+// pullsLocked returns the alive members whose announced state has not
+// arrived for pullAfter, at most one pull per member every pullAfter, and
+// notes the pulls; hb.mu is held.
+func (h *heartbeatState) pullsLocked(now time.Time) []*memberlist.Node {
+	var out []*memberlist.Node
+	for _, r := range h.heard {
+		if !r.alive || r.node == nil || r.pendingSince.IsZero() || now.Sub(r.announcedAt) > pendingFor ||
+			now.Sub(r.pendingSince) < pullAfter || now.Sub(r.pulledAt) < pullAfter {
+			continue
+		}
+		r.pulledAt = now
+		out = append(out, r.node)
+	}
+	return out
+}
+
+// pullState exchanges state with n (memberlist's push/pull), which brings
+// its current metadata; it is m.pull.
+func (m *Membership) pullState(n *memberlist.Node) {
+	defer m.stopped.Done()
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	if _, err := m.ml.Join([]string{n.Address()}); err != nil {
+		m.log.Debug("asking a member for the state it announced", "member", n.Name, "err", err)
+	}
 }
 
 // pushState sends this host's new digest to every alive member that reads

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/memberlist"
 	"github.com/vipd/vipd/config"
 )
 
@@ -52,14 +53,41 @@ func TestAMemberWhoseAnnouncedStateHasNotArrivedIsPending(t *testing.T) {
 	if got := m.Pending(); !slices.Equal(got, []string{"h1"}) {
 		t.Errorf("pending after h1 announced a new state: %v, want [h1]", got)
 	}
+	// Still missing after pullAfter, the state is asked of h1, once per
+	// pullAfter.
+	var pulled []string
+	m.pull = func(n *memberlist.Node) {
+		defer m.stopped.Done()
+		pulled = append(pulled, n.Name)
+	}
 	timeout := m.timing.HeartbeatTimeout
+	m.heartbeatRound(time.Now(), timeout, false)
+	m.stopped.Wait()
+	if len(pulled) != 0 {
+		t.Errorf("pulled %v as soon as the state was announced, want none before %v", pulled, pullAfter)
+	}
 	m.heartbeatRound(time.Now().Add(2*timeout), timeout, false)
+	m.heartbeatRound(time.Now().Add(2*timeout+pullAfter/2), timeout, false)
+	m.stopped.Wait()
+	if !slices.Equal(pulled, []string{"h1"}) {
+		t.Errorf("pulled %v after %v, want [h1] once", pulled, 2*timeout)
+	}
 	if !alive(m)["h1"] {
 		t.Error("a state-only announcement started the heartbeat timeout of a member this host does not watch")
 	}
 	ev.NotifyUpdate(h1.node())
 	if got := m.Pending(); len(got) != 0 {
 		t.Errorf("pending once h1's metadata arrived: %v, want none", got)
+	}
+	m.heartbeatRound(time.Now().Add(2*time.Second), timeout, false)
+	m.stopped.Wait()
+	if len(pulled) != 1 {
+		t.Errorf("pulled %v, want no pull once the metadata arrived", pulled)
+	}
+	m.heartbeatRound(time.Now().Add(3*pullAfter), timeout, false)
+	m.stopped.Wait()
+	if len(pulled) != 1 {
+		t.Errorf("pulled %v, want no pull once the metadata arrived", pulled)
 	}
 
 	if err := h1.setLocalLocked(Local{Passing: setOf("u0000", "u0001"), Holds: setOf("u0000")}); err != nil {
