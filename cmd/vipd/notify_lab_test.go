@@ -415,9 +415,14 @@ func TestLabHangingNotifyHookIsKilledAndTheVIPMovesMeanwhile(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(n.vipd[next].Log(), "notify hook killed at its timeout") {
-		t.Errorf("the log of vipd on %s does not say a notify hook was killed at its timeout", next)
-	}
+	// vipd logs the kill once it has reaped the hook and read the rest of
+	// its output, a moment after the processes are gone.
+	lab.Eventually(t, 5*time.Second, func() error {
+		if !strings.Contains(n.vipd[next].Log(), "notify hook killed at its timeout") {
+			return fmt.Errorf("the log of vipd on %s does not say a notify hook was killed at its timeout", next)
+		}
+		return nil
+	})
 
 	// The hook after the hanging one still runs, for the takeover too.
 	n.expectCall("takeover behind a hanging hook", next, 0, map[string]string{"VIPD_STATE": "owner"}, map[string]string{
