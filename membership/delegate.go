@@ -100,7 +100,6 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 		since:   time.Now(),
 		meta:    meta,
 		metaErr: err,
-		digest:  metaDigest(n.Meta),
 	}
 	m.mu.Lock()
 	old, ok := m.peers[n.Name]
@@ -117,7 +116,7 @@ func (m *Membership) observe(n *memberlist.Node, state State) {
 		p.since = old.since
 	}
 	m.peers[n.Name] = p
-	m.heartbeatMember(n.Name, n.Addr, n.Port, p.state, err == nil && meta.RawHeartbeats, err == nil && meta.StateDigests, p.digest)
+	m.heartbeatMember(n.Name, n.Addr, n.Port, p.state, err == nil && meta.RawHeartbeats, err == nil && meta.StateDigests, metaDigest(n.Meta))
 	if !ok || old.state != p.state {
 		// A member went (or came back): the re-join loop, asleep while
 		// nothing is missing, has a target again (or one less).

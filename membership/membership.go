@@ -161,8 +161,6 @@ type peer struct {
 	since   time.Time
 	meta    nodeMeta
 	metaErr error
-	// digest is the digest of the metadata bytes (statedigest.go).
-	digest uint32
 }
 
 // New starts gossip on the configured address; Join then finds the others.
@@ -399,20 +397,17 @@ func (m *Membership) SetUnits(units []election.Unit) error {
 	return nil
 }
 
-// update announces this host's current metadata and queues it for gossip.
+// update announces this host's current metadata and queues it for gossip
+// without waiting: UpdateNode queues the metadata, then waits for it to have
+// gone out enough times; the shortest timeout skips the wait, and its error
+// says only that.
 func (m *Membership) update() {
 	m.signal()
-	m.pushState()
-	m.updating.Lock()
-	defer m.updating.Unlock()
-	// UpdateNode queues the metadata, then waits for it to have gone out
-	// enough times; the shortest timeout skips the wait, and its error
-	// says only that.
-	_ = m.ml.UpdateNode(time.Nanosecond)
+	_ = m.updateNode(time.Nanosecond)
 }
 
-// updateNode gossips this host's current metadata and waits up to timeout
-// for it to spread.
+// updateNode announces this host's current metadata (its digest, at once),
+// gossips it and waits up to timeout for it to spread.
 func (m *Membership) updateNode(timeout time.Duration) error {
 	m.pushState()
 	m.updating.Lock()

@@ -135,17 +135,13 @@ func (m *Membership) Pending() []string {
 	m.hb.mu.Lock()
 	defer m.hb.mu.Unlock()
 	var out []string
-	for name, p := range m.peers {
-		if p.state != StateAlive || p.metaErr != nil {
+	for name, r := range m.hb.heard {
+		p := m.peers[name]
+		if p == nil || p.state != StateAlive || p.metaErr != nil || !r.alive ||
+			r.pendingSince.IsZero() || now.Sub(r.announcedAt) > pendingFor {
 			continue
 		}
-		r := m.hb.heard[name]
-		if r == nil || !r.alive || r.announcedAt.IsZero() || now.Sub(r.announcedAt) > pendingFor {
-			continue
-		}
-		if r.announced != p.digest {
-			out = append(out, name)
-		}
+		out = append(out, name)
 	}
 	slices.Sort(out)
 	return out
