@@ -8,7 +8,7 @@ import (
 // anycast applies bgp: all. Every host whose checks pass for such a VIP
 // announces it (the routers spread the clients over them, ECMP), whoever
 // the election names owner; a host whose checks fail, whose BGP sessions
-// are down (the pseudo-link config.BGPInterface), or that is drained
+// of the VIP's family are down (its VIP.Link), or that is drained
 // withdraws it at once: the others announce it already, so nothing waits
 // for a hand-over. Owner-mode and ARP/NDP VIPs in owned pass unchanged.
 func anycast(cfg *config.Config, owned []config.VIP, passing election.KeySet, drained bool) []config.VIP {

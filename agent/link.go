@@ -23,8 +23,9 @@ const (
 	rejoinGiveUp = 3 * time.Second
 )
 
-// links tracks the managed interfaces that are down, and those that came
-// back and wait to rejoin the cluster before this host claims on them.
+// links tracks the links (config.VIP.Link: managed interfaces, and the BGP
+// sessions of each address family) that are down, and those that came back
+// and wait to rejoin the cluster before this host claims on them.
 type links struct {
 	down map[string]time.Time // interface -> when it went down
 	up   map[string]time.Time // interface -> when it came back, until rejoined
@@ -74,11 +75,12 @@ func (l *links) blocked(cfg *config.Config, view election.View, self string, now
 		}
 	}
 	for _, v := range cfg.VIPs {
-		if since, ok := l.down[v.Interface]; ok {
-			mayNotHold[v.Unit()] = fmt.Sprintf("link %s is down (since %s): this host cannot answer there", v.Interface, since.Format(time.TimeOnly))
+		link := v.Link()
+		if since, ok := l.down[link]; ok {
+			mayNotHold[v.Unit()] = fmt.Sprintf("link %s is down (since %s): this host cannot answer there", link, since.Format(time.TimeOnly))
 		}
-		if _, ok := l.up[v.Interface]; ok {
-			mayNotClaim[v.Unit()] = fmt.Sprintf("link %s came back; claiming once this host has rejoined the cluster", v.Interface)
+		if _, ok := l.up[link]; ok {
+			mayNotClaim[v.Unit()] = fmt.Sprintf("link %s came back; claiming once this host has rejoined the cluster", link)
 		}
 	}
 	return mayNotHold, mayNotClaim

@@ -31,6 +31,7 @@ import (
 //	reload h1 ...         the input is the new config of those hosts
 //	link-down h1          h1's managed link goes down: no LAN, no gossip
 //	link-up h1 [1s]       it comes back; gossip works again after the delay
+//	bgp-down h1 ipv6      h1's BGP sessions of that family are down; bgp-up: up
 //	cut-gossip h1 ...     gossip between these hosts and the rest is cut, the LAN is not
 //	cut-lan h1 ...        the LAN is cut in two: these hosts on one side
 //	heal                  gossip and LAN whole again
@@ -117,6 +118,16 @@ func TestStep(t *testing.T) {
 				}
 				h.events = append(h.events, announcer.Event{Kind: kind, Interface: "eth0", At: s.now})
 				s.note("%s: link %s", args[0], strings.TrimPrefix(d.Cmd, "link-"))
+			case "bgp-down", "bgp-up":
+				// The BGP sessions of one family (ipv4 or ipv6) of a host:
+				// gossip and the LAN are untouched.
+				kind := announcer.LinkDown
+				if d.Cmd == "bgp-up" {
+					kind = announcer.LinkUp
+				}
+				link := "bgp-" + args[1]
+				s.host(args[0]).events = append(s.host(args[0]).events, announcer.Event{Kind: kind, Interface: link, At: s.now})
+				s.note("%s: %s %s", args[0], link, strings.TrimPrefix(d.Cmd, "bgp-"))
 			case "cut-gossip", "cut-lan":
 				for _, n := range args {
 					if d.Cmd == "cut-lan" {

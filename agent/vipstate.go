@@ -48,7 +48,7 @@ func vipState(self string, d election.Decision, f unitFacts) (api.Health, api.Ro
 		reason = fmt.Sprintf("this host is drained; %s owns it (%s)", d.Owner, d.Reason)
 	case own == election.NotInNodeList:
 		reason = fmt.Sprintf("this host is not in the node list; %s owns it (%s)", d.Owner, d.Reason)
-	case own == election.ChecksFailing:
+	case own == election.ChecksFailing && f.checkReason != "":
 		reason = fmt.Sprintf("%s; %s owns it (%s)", f.checkReason, d.Owner, d.Reason)
 	case own == election.ConfigDiffers || own == election.UnknownUnit:
 		reason = fmt.Sprintf("this host's config for it differs from the cluster's; %s owns it (%s)", d.Owner, d.Reason)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -163,13 +164,21 @@ func (s *Speaker) start() error {
 // sessionPoll is how often the speaker looks at its sessions.
 const sessionPoll = 100 * time.Millisecond
 
-// watchSessions reports the pseudo-link config.BGPInterface down (from the
-// start) while no session is established, and up once one is: a host no
-// router hears must not claim a routed VIP, and one whose last session
-// dropped lets its VIPs go to a host the routers still hear.
+// watchSessions reports the link of each address family that has peers
+// (config.BGPLinkIPv4, BGPLinkIPv6) down from the start while no session
+// of that family is established, and up once one is: a host no router
+// hears in a family must not claim a routed VIP of it (its route would go
+// nowhere while the old owner withdraws), and one whose last session of a
+// family dropped lets those VIPs go to a host the routers still hear.
 func (s *Speaker) watchSessions() {
-	up := false
-	s.send(Event{Kind: LinkDown, Interface: config.BGPInterface, At: time.Now()})
+	up := map[string]bool{}
+	for _, p := range s.opts.BGP.Peers {
+		link := familyLink(p.Addr())
+		if _, ok := up[link]; !ok {
+			up[link] = false
+			s.send(Event{Kind: LinkDown, Interface: link, At: time.Now()})
+		}
+	}
 	t := time.NewTicker(sessionPoll)
 	defer t.Stop()
 	for {
@@ -178,18 +187,31 @@ func (s *Speaker) watchSessions() {
 			return
 		case <-t.C:
 		}
-		now := len(s.sentUpdates()) > 0
-		if now == up {
-			continue
+		established := map[string]bool{}
+		for peer := range s.sentUpdates() {
+			established[familyLink(peer)] = true
 		}
-		up = now
-		kind := LinkDown
-		if up {
-			kind = LinkUp
+		for _, link := range slices.Sorted(maps.Keys(up)) {
+			if established[link] == up[link] {
+				continue
+			}
+			up[link] = established[link]
+			kind := LinkDown
+			if up[link] {
+				kind = LinkUp
+			}
+			s.log.Info("BGP sessions changed", "link", link, "established", up[link], "peers", s.Peers())
+			s.send(Event{Kind: kind, Interface: link, At: time.Now()})
 		}
-		s.log.Info("BGP sessions changed", "established", up, "peers", s.Peers())
-		s.send(Event{Kind: kind, Interface: config.BGPInterface, At: time.Now()})
 	}
+}
+
+// familyLink is the link of the routed VIPs a peer at addr carries.
+func familyLink(addr netip.Addr) string {
+	if addr.Unmap().Is4() {
+		return config.BGPLinkIPv4
+	}
+	return config.BGPLinkIPv6
 }
 
 func (s *Speaker) send(ev Event) {

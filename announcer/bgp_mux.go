@@ -96,7 +96,8 @@ func (m *Mux) Watch(vips []config.VIP) {
 }
 
 // Events are both parts': the ARP/NDP announcer's, and the speaker's
-// pseudo-link config.BGPInterface going down and up with its sessions.
+// links config.BGPLinkIPv4 and BGPLinkIPv6 going down and up with its
+// sessions.
 func (m *Mux) Events() <-chan Event { return m.events }
 
 // Manage hands each part the VIPs it announces after a reload.

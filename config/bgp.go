@@ -65,9 +65,29 @@ func (m *BGPMode) UnmarshalText(b []byte) error {
 }
 
 // BGPInterface is the interface of every VIP announced over BGP: status
-// and notify hooks name it, and the speaker reports it down while no BGP
-// session is established, so that the host claims none of those VIPs.
+// and notify hooks name it.
 const BGPInterface = "bgp"
+
+// The links of routed VIPs (see VIP.Link): the speaker reports each down
+// while no session with a peer of that address family is established, so
+// that a host claims a routed VIP only while a router hears its route.
+const (
+	BGPLinkIPv4 = "bgp-ipv4"
+	BGPLinkIPv6 = "bgp-ipv6"
+)
+
+// Link names what must be up for this host to answer for the VIP: its
+// interface, or for a routed VIP the BGP sessions of its address family.
+func (v VIP) Link() string {
+	switch {
+	case v.BGP == BGPOff:
+		return v.Interface
+	case v.Address.Addr().Is4():
+		return BGPLinkIPv4
+	default:
+		return BGPLinkIPv6
+	}
+}
 
 // Defaults of the bgp: section.
 const (
