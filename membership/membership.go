@@ -161,6 +161,24 @@ type peer struct {
 	since   time.Time
 	meta    nodeMeta
 	metaErr error
+	// sets caches meta's Passing and Holds as key sets of the unit list
+	// they were read with: a fleet host builds its view on every step, and
+	// a peer's metadata changes far less often.
+	sets *peerSets
+}
+
+type peerSets struct {
+	list           *unitList
+	passing, holds election.KeySet
+}
+
+// keySets returns p's Passing and Holds read with list. Callers share them
+// and must not change them.
+func (p *peer) keySets(list *unitList) (passing, holds election.KeySet) {
+	if p.sets == nil || p.sets.list != list {
+		p.sets = &peerSets{list: list, passing: list.keySet(p.meta.Passing), holds: list.keySet(p.meta.Holds)}
+	}
+	return p.sets.passing, p.sets.holds
 }
 
 // New starts gossip on the configured address; Join then finds the others.
@@ -512,7 +530,8 @@ func (m *Membership) SetKeys(keys [][]byte) error {
 // View returns the cluster as the election needs it: this host, every other
 // host that is alive or left or died within the last ten minutes, and this
 // host's units. See the package documentation for hosts whose unit list
-// differs from this host's.
+// differs from this host's. The hosts' Known, Passing and Holds are shared
+// with later views: read them, never change them.
 func (m *Membership) View() election.View {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -523,7 +542,7 @@ func (m *Membership) View() election.View {
 		Name:    m.name,
 		Alive:   true,
 		Drained: m.local.Drained,
-		Known:   maps.Clone(m.own.known),
+		Known:   m.own.known,
 		Passing: m.own.keySet(m.own.bits(m.local.Passing)),
 		Holds:   m.own.keySet(m.own.bits(m.local.Holds)),
 	})
@@ -539,11 +558,13 @@ func (m *Membership) View() election.View {
 		// new owner until every host has every alive host's unit list.
 		for i := range hosts {
 			h := &hosts[i]
+			held := election.KeySet{}
 			for k := range h.Passing {
-				if !h.Holds.Has(k) {
-					delete(h.Passing, k)
+				if h.Holds.Has(k) {
+					held[k] = struct{}{}
 				}
 			}
+			h.Passing = held
 		}
 	}
 	return election.View{Hosts: hosts, Units: slices.Clone(m.units)}
@@ -609,9 +630,8 @@ func (m *Membership) hostLocked(p *peer) election.Host {
 		h.Passing = election.KeySet{}
 		return h
 	}
-	h.Known = maps.Clone(list.known)
-	h.Passing = list.keySet(p.meta.Passing)
-	h.Holds = list.keySet(p.meta.Holds)
+	h.Known = list.known
+	h.Passing, h.Holds = p.keySets(list)
 	return h
 }
 
