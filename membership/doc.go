@@ -19,8 +19,8 @@
 // # How 1000 VIPs fit
 //
 // The per-unit state that changes at run time (passing, holds) goes in the
-// metadata as bitmaps: 1280 units (MaxUnits) cost at most 2 x 161 bytes, and
-// the worst case with 8 MAC addresses of 20 bytes is 504 bytes. Typical
+// metadata as bitmaps: 1536 units (MaxUnits) cost at most 2 x 193 bytes, and
+// the worst case, with the MAC addresses at their 112 bytes, is 511 bytes. Typical
 // clusters send far less: passing is usually "all" (1 byte) and holds a short
 // gap list. Metadata changes reach every host in a few gossip intervals.
 //

@@ -11,16 +11,19 @@ import (
 )
 
 // Limits of the node metadata. With them the largest metadata, both sets
-// written as bitmaps and every MAC as long as allowed, still fits in
+// written as bitmaps and the MACs taking all their bytes, still fits in
 // memberlist's MetaMaxSize (meta_test.go checks it).
 const (
 	// MaxUnits is the most VIP units (groups and ungrouped VIPs) a config
 	// may hold.
-	MaxUnits = 1280
+	MaxUnits = 1536
 	// MaxMACs is the most MAC addresses a host gossips.
 	MaxMACs = 8
 	// maxMACLen is the longest hardware address: 20 bytes (IPoIB).
 	maxMACLen = 20
+	// maxMACBytes bounds the MACs' share of the metadata, a length byte
+	// and the address each: 8 Ethernet MACs take 56, 5 of IPoIB 105.
+	maxMACBytes = 112
 	// maxKeyLen is the longest unit key the push/pull state carries.
 	maxKeyLen = 255
 )
@@ -116,6 +119,13 @@ func encodeMeta(m nodeMeta) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, uint64(m.Config))
 	b = binary.AppendUvarint(b, uint64(m.Units))
 	b = append(b, byte(len(m.MACs)))
+	macBytes := 0
+	for _, mac := range m.MACs {
+		macBytes += 1 + len(mac)
+	}
+	if macBytes > maxMACBytes {
+		return nil, fmt.Errorf("membership: the MAC addresses of the managed interfaces take %d bytes of node metadata, at most %d fit (8 Ethernet or 5 InfiniBand addresses); manage fewer interfaces", macBytes, maxMACBytes)
+	}
 	for _, mac := range m.MACs {
 		if len(mac) == 0 || len(mac) > maxMACLen {
 			return nil, fmt.Errorf("membership: MAC address %v has %d bytes, want 1 to %d", mac, len(mac), maxMACLen)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/memberlist"
@@ -35,13 +36,15 @@ func TestMetaRoundTrip(t *testing.T) {
 }
 
 // TestMetaAtTheLimit writes the largest metadata there can be: MaxUnits units,
-// both sets as bitmaps (every other unit, so no shorter form exists), MaxMACs
-// MACs of the longest kind. It must fit memberlist's limit, and one unit more
-// must be refused, not sent.
+// both sets as bitmaps (every other unit, so no shorter form exists), MACs
+// of the longest kind filling their bytes. It must fit memberlist's limit,
+// and one unit or one MAC byte more must be refused, not sent.
 func TestMetaAtTheLimit(t *testing.T) {
-	macs := make([]net.HardwareAddr, MaxMACs)
-	for i := range macs {
-		macs[i] = bytes.Repeat([]byte{byte(i + 1)}, maxMACLen)
+	var macs []net.HardwareAddr
+	for used := 0; used < maxMACBytes; {
+		n := min(maxMACLen, maxMACBytes-used-1)
+		macs = append(macs, bytes.Repeat([]byte{byte(len(macs) + 1)}, n))
+		used += 1 + n
 	}
 	worst := nodeMeta{Drained: true, Config: ^ConfigFingerprint(0), Units: MaxUnits, MACs: macs,
 		Passing: seq(0, MaxUnits, 2), Holds: seq(1, MaxUnits, 2)}
@@ -61,6 +64,12 @@ func TestMetaAtTheLimit(t *testing.T) {
 		t.Fatalf("decode of the largest metadata: %v", err)
 	}
 
+	longer := worst
+	longer.MACs = slices.Clone(worst.MACs)
+	longer.MACs[len(longer.MACs)-1] = append(slices.Clone(longer.MACs[len(longer.MACs)-1]), 0)
+	if _, err := encodeMeta(longer); err == nil {
+		t.Errorf("encodeMeta accepted MACs of %d bytes", maxMACBytes+1)
+	}
 	worst.Units = MaxUnits + 1
 	if _, err := encodeMeta(worst); err == nil {
 		t.Errorf("encodeMeta accepted %d units", MaxUnits+1)
@@ -136,7 +145,11 @@ func TestMetaProperties(t *testing.T) {
 			Passing: pick("passing"),
 			Holds:   pick("holds"),
 		}
+		used := 0
 		for _, mac := range macs {
+			if used += 1 + len(mac); used > maxMACBytes {
+				break
+			}
 			want.MACs = append(want.MACs, mac)
 		}
 		b, err := encodeMeta(want)
