@@ -101,3 +101,35 @@ func hostLine(host string) int {
 	}
 	return 0
 }
+
+// writeFleetCrashPlot draws, after the crash of one fleet host, how many of
+// the VIPs it owned the client reached on a new owner by each moment;
+// answeredMS are those moments, in milliseconds since the fault, sorted.
+func writeFleetCrashPlot(path, title string, answeredMS []float64) error {
+	if len(answeredMS) == 0 {
+		return fmt.Errorf("no crash times to plot")
+	}
+	xys := plotter.XYs{{X: 0, Y: 0}}
+	for i, ms := range answeredMS {
+		xys = append(xys, plotter.XY{X: ms / 1000, Y: float64(i + 1)})
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "seconds since the fault"
+	p.Y.Label.Text = "moved VIPs answered by their new owner"
+	p.X.Min, p.X.Max = 0, answeredMS[len(answeredMS)-1]/1000*1.1
+	p.Y.Min, p.Y.Max = 0, float64(len(answeredMS))*1.05
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = color.Gray{Y: 0xe0}
+	grid.Horizontal.Color = color.Gray{Y: 0xe0}
+	p.Add(grid)
+	line, err := plotter.NewLine(xys)
+	if err != nil {
+		return err
+	}
+	line.StepStyle = plotter.PostStep
+	line.Color = benchPlotColors[1]
+	line.Width = vg.Points(1.5)
+	p.Add(line)
+	return p.Save(vg.Points(820), vg.Points(320), path)
+}

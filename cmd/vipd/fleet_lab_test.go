@@ -107,7 +107,17 @@ func (l *vipdLab) fleetOwners(vips []fleetVIP, timeout time.Duration) map[string
 // fleetAgreement returns the owner of every VIP if every running host's
 // status agrees on it and says health ok, and what is wrong otherwise.
 func (l *vipdLab) fleetAgreement(vips []fleetVIP) (map[string]string, error) {
+	owners, _, err := l.fleetAgreementSince(vips)
+	return owners, err
+}
+
+// fleetAgreementSince is fleetAgreement that also returns the last moment
+// a host's status changed a VIP (its since), as the hosts recorded it: a
+// sweep of 24 vipctl runs takes a second or more, so the moment the last
+// host came to agree is read from the statuses rather than from the sweep.
+func (l *vipdLab) fleetAgreementSince(vips []fleetVIP) (map[string]string, time.Time, error) {
 	owners := map[string]string{}
+	var last time.Time
 	hosts := slices.Sorted(func(yield func(string) bool) {
 		for name := range l.vipd {
 			if !yield(name) {
@@ -118,27 +128,30 @@ func (l *vipdLab) fleetAgreement(vips []fleetVIP) (map[string]string, error) {
 	for _, name := range hosts {
 		st, err := l.statusBrief(l.host(name))
 		if err != nil {
-			return nil, err
+			return nil, last, err
 		}
 		byName := map[string]api.VIPStatus{}
 		for _, v := range st.VIPs {
 			byName[v.Name] = v
+			if v.Since.After(last) {
+				last = v.Since
+			}
 		}
 		for _, v := range vips {
 			s, ok := byName[v.Name]
 			switch {
 			case !ok:
-				return nil, fmt.Errorf("%s: status lists no VIP %s", name, v.Name)
+				return nil, last, fmt.Errorf("%s: status lists no VIP %s", name, v.Name)
 			case s.Owner == "" || s.Health != api.HealthOK:
-				return nil, fmt.Errorf("%s: %s owner %q, health %s (%s)", name, v.Name, s.Owner, s.Health, s.Reason)
+				return nil, last, fmt.Errorf("%s: %s owner %q, health %s (%s)", name, v.Name, s.Owner, s.Health, s.Reason)
 			case owners[v.Name] == "":
 				owners[v.Name] = s.Owner
 			case owners[v.Name] != s.Owner:
-				return nil, fmt.Errorf("hosts disagree on the owner of %s: %s says %s, another %s", v.Name, name, s.Owner, owners[v.Name])
+				return nil, last, fmt.Errorf("hosts disagree on the owner of %s: %s says %s, another %s", v.Name, name, s.Owner, owners[v.Name])
 			}
 		}
 	}
-	return owners, nil
+	return owners, last, nil
 }
 
 // fleetWire asks from the client who answers for every VIP (ARP for IPv4,
