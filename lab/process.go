@@ -113,9 +113,13 @@ func (p *Process) Exited() <-chan struct{} { return p.exited }
 // Stop sends SIGTERM to the process group, waits for the leader to exit and
 // sends SIGKILL to the group if it has not exited within the grace period.
 // It returns an error only if SIGKILL was needed. Calling it again is harmless.
-func (p *Process) Stop() error {
+func (p *Process) Stop() error { return p.StopWithin(p.grace) }
+
+// StopWithin is Stop with its own grace period, as a unit's TimeoutStopSec
+// gives systemd's stop.
+func (p *Process) StopWithin(grace time.Duration) error {
 	p.signalGroup(syscall.SIGTERM)
-	timer := time.NewTimer(p.grace)
+	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
 	case <-p.exited:
@@ -123,7 +127,7 @@ func (p *Process) Stop() error {
 	case <-timer.C:
 	}
 	p.Kill()
-	return fmt.Errorf("stop %s: still running %v after SIGTERM, killed", p, p.grace)
+	return fmt.Errorf("stop %s: still running %v after SIGTERM, killed", p, grace)
 }
 
 // Kill sends SIGKILL to the process group and waits for the leader to exit.

@@ -62,10 +62,10 @@ func fleetOnLink(t *testing.T, l *vipdLab) {
 // (10 s), not the lab's 100 ms and 2 s: on this machine a fleet shares two
 // cores, and a check that times out under load would move VIPs for no fault
 // of the backend.
-func newFleetLab(t *testing.T, hosts int, prefix, profile, logLevel string, vips []fleetVIP) *vipdLab {
+func newFleetLab(t *testing.T, hosts int, prefix, profile, logLevel string, nice int, vips []fleetVIP) *vipdLab {
 	t.Helper()
 	const labChecks = "    interval: 100ms\n    timeout: 90ms\n"
-	l := newVIPDLabEdited(t, lab.Options{Hosts: hosts, Prefix: prefix}, profile, fleetVIPsYAML(vips), "", logLevel, func(yaml string) string {
+	l := newVIPDLabNice(t, lab.Options{Hosts: hosts, Prefix: prefix}, profile, fleetVIPsYAML(vips), "", logLevel, nice, func(yaml string) string {
 		if !strings.Contains(yaml, labChecks) {
 			t.Fatalf("the lab's config has no %q to change:\n%s", labChecks, yaml)
 		}
@@ -263,7 +263,7 @@ func TestLabFleetAgreesAndSurvivesARollingRestart(t *testing.T) {
 		t.Skip("a fleet of 8 hosts; skipped with -short")
 	}
 	vips := fleetVIPs(200, 130)
-	l := newFleetLab(t, 8, "vfl", "default", "debug", vips)
+	l := newFleetLab(t, 8, "vfl", "default", "debug", 0, vips)
 	diagOnFailure(t, l)
 	start := time.Now()
 	owners := l.fleetOwners(vips, 60*time.Second)

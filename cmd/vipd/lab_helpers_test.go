@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +67,8 @@ type vipdLab struct {
 	edit func(string) string
 	// logLevel is vipd's --log-level; empty is debug.
 	logLevel string
+	// nice, when set, is the niceness vipd runs at (nice -n).
+	nice int
 }
 
 func newVIPDLab(t *testing.T, hosts int, extra string) *vipdLab {
@@ -81,13 +84,18 @@ func newVIPDLabWith(t *testing.T, opts lab.Options, profile, vips, extra string)
 // newVIPDLabEdited is newVIPDLabWith with vipd's log level ("" for debug)
 // and edit applied to every host's config.
 func newVIPDLabEdited(t *testing.T, opts lab.Options, profile, vips, extra, logLevel string, edit func(string) string) *vipdLab {
+	return newVIPDLabNice(t, opts, profile, vips, extra, logLevel, 0, edit)
+}
+
+// newVIPDLabNice is newVIPDLabEdited with vipd run at niceness nice.
+func newVIPDLabNice(t *testing.T, opts lab.Options, profile, vips, extra, logLevel string, nice int, edit func(string) string) *vipdLab {
 	lab.RequireRoot(t)
 	bin, err := binaries()
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := &vipdLab{t: t, lab: lab.New(t, opts), bin: bin, dir: t.TempDir(),
-		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, extra: extra, profile: profile, vips: vips, edit: edit, logLevel: logLevel}
+		vipd: map[string]*lab.Process{}, nginx: map[string]*lab.Nginx{}, extra: extra, profile: profile, vips: vips, edit: edit, logLevel: logLevel, nice: nice}
 	key := filepath.Join(l.dir, "gossip.key")
 	if out, err := exec.Command(filepath.Join(bin, "vipd"), "keygen", "-o", key).CombinedOutput(); err != nil {
 		t.Fatalf("vipd keygen: %v\n%s", err, out)
@@ -169,7 +177,12 @@ func (l *vipdLab) writeConfig(h *lab.Node, yaml string) {
 
 func (l *vipdLab) start(h *lab.Node) {
 	l.t.Helper()
-	p, err := h.Start(filepath.Join(l.bin, "vipd"), "run", "-c", l.configPath(h), "--log-level", cmp.Or(l.logLevel, "debug"))
+	argv := []string{filepath.Join(l.bin, "vipd"), "run", "-c", l.configPath(h), "--log-level", cmp.Or(l.logLevel, "debug")}
+	if l.nice != 0 {
+		// nice execs vipd: the process lab started is vipd itself.
+		argv = append([]string{"nice", "-n", strconv.Itoa(l.nice)}, argv...)
+	}
+	p, err := h.Start(argv...)
 	if err != nil {
 		l.t.Fatal(err)
 	}
