@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -102,6 +103,25 @@ func (l *vipdLab) fleetOwners(vips []fleetVIP, timeout time.Duration) map[string
 		return err
 	})
 	return owners
+}
+
+// fleetSettledOwners waits until the owners every host agrees on stay the
+// same for quiet (balancing has ended) and returns them.
+func (l *vipdLab) fleetSettledOwners(vips []fleetVIP, quiet, timeout time.Duration) map[string]string {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	owners := l.fleetOwners(vips, timeout)
+	for {
+		time.Sleep(quiet)
+		now := l.fleetOwners(vips, time.Until(deadline))
+		if maps.Equal(now, owners) {
+			return owners
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("owners still changing %v after balancing", timeout)
+		}
+		owners = now
+	}
 }
 
 // fleetAgreement returns the owner of every VIP if every running host's

@@ -67,7 +67,7 @@ type vipdLab struct {
 	edit func(string) string
 	// logLevel is vipd's --log-level; empty is debug.
 	logLevel string
-	// nice, when set, is the niceness vipd runs at (nice -n).
+	// nice, when set, is the niceness vipd and vipctl run at (nice -n).
 	nice int
 }
 
@@ -215,6 +215,10 @@ func (l *vipdLab) vipctlStreams(h *lab.Node, args ...string) (stdout, stderr str
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	argv := append([]string{filepath.Join(l.bin, "vipctl"), "--socket", l.socket(h)}, args...)
+	if l.nice != 0 {
+		// The harness's status sweeps yield to the client as vipd does.
+		argv = append([]string{"nice", "-n", strconv.Itoa(l.nice)}, argv...)
+	}
 	var out, errOut strings.Builder
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
