@@ -116,8 +116,17 @@ func (a *Agent) Run(ctx context.Context) {
 	wg.Go(func() { a.notify.run(ctx) })
 	var events []announcer.Event
 	for {
-		wake := a.step(ctx, events)
+		wake, cost := a.step(ctx, events)
 		events = events[:0]
+		if pause := stepPause(cost); pause > 0 {
+			// What changes meanwhile waits in the channels, and the next
+			// step takes it all at once.
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.opts.Clock.After(pause):
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -132,6 +141,28 @@ func (a *Agent) Run(ctx context.Context) {
 		case <-a.opts.Clock.After(a.sleepFor(wake)):
 		}
 	}
+}
+
+// stepPacing paces steps that cost enough to matter: after a step whose
+// gathering and deciding took d (carrying out is not counted: it waits on
+// the wire, not on the CPU), the loop waits stepPacing x d before the next.
+// With a thousand VIPs and two dozen hosts a step takes milliseconds, and
+// while a failover or a rolling restart sends every member's news at once,
+// stepping on each would keep every host busy; paced, stepping takes at
+// most a quarter of a core, and a small cluster, whose steps take
+// microseconds, is never held back. In the 24 x 1000 fleet bench this took
+// a rolling restart from about a thousand failed requests to one.
+const (
+	stepPacing      = 3
+	stepPacingFrom  = time.Millisecond
+	stepPacingLimit = 100 * time.Millisecond
+)
+
+func stepPause(d time.Duration) time.Duration {
+	if d < stepPacingFrom {
+		return 0
+	}
+	return min(stepPacing*d, stepPacingLimit)
 }
 
 // sleepFor is how long the loop may sleep when nothing happens.

@@ -290,3 +290,19 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, labels ...str
 	}
 	return 0, false
 }
+
+// Steps that cost a millisecond or more are followed by a pause of three
+// times their cost, at most 100 ms; cheaper steps by none.
+func TestCostlyStepsArePaced(t *testing.T) {
+	for _, c := range []struct{ step, pause time.Duration }{
+		{50 * time.Microsecond, 0},
+		{999 * time.Microsecond, 0},
+		{time.Millisecond, 3 * time.Millisecond},
+		{6 * time.Millisecond, 18 * time.Millisecond},
+		{time.Second, 100 * time.Millisecond},
+	} {
+		if got := stepPause(c.step); got != c.pause {
+			t.Errorf("stepPause(%v) = %v, want %v", c.step, got, c.pause)
+		}
+	}
+}

@@ -9,8 +9,10 @@ import (
 )
 
 // step gathers the inputs, steps the machine and carries out its plan. It
-// returns when the loop must step again at the latest.
-func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.Time) {
+// returns when the loop must step again at the latest, and what gathering
+// and deciding cost (not carrying out, which may wait on the wire).
+func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.Time, cost time.Duration) {
+	began := time.Now()
 	in := Input{
 		Now:     a.opts.Clock.Now(),
 		Health:  a.opts.Checks.Units(),
@@ -28,6 +30,7 @@ func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.T
 	a.steps++
 	a.members = in.Members
 	a.mu.Unlock()
+	cost = time.Since(began)
 
 	a.carryOut(ctx, in, plan)
 
@@ -41,7 +44,7 @@ func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.T
 	case a.changed <- struct{}{}:
 	default:
 	}
-	return plan.WakeAt
+	return plan.WakeAt, cost
 }
 
 // carryOut does what a plan says, in the order that keeps the wire right:
