@@ -450,7 +450,7 @@ func (r *benchReport) markdown() string {
 	b.WriteString("requests that failed sit on the `failed` line. Taken from the first hard-crash run of each system.\n\n")
 	b.WriteString("![client view of a hard-crash failover per system](failover.png)\n\n")
 	b.WriteString("## Scale\n\n")
-	b.WriteString("- A real fleet, 24 hosts × 1000 VIPs in network namespaces (cold start, crash, rolling restart, idle cost): [benchmarks-fleet.md](benchmarks-fleet.md), with the client's view of the crash in [fleet-crash.png](fleet-crash.png).\n")
+	b.WriteString("- A real fleet, 24 hosts × 1000 VIPs in network namespaces (cold start, crash, rolling restart and reload, idle cost): [benchmarks-fleet.md](benchmarks-fleet.md), with the client's view of the crash in [fleet-crash.png](fleet-crash.png).\n")
 	if s := r.Scale; s != nil {
 		fmt.Fprintf(&b, "- Failover (hard crash, %s) with 1 VIP vs %d VIPs on the owner (one group, so one host owns them all; the client probes one of them): ", s.System, s.VIPs)
 		fmt.Fprintf(&b, "median gap %.0f ms vs %.0f ms (%+.0f ms); %d VIPs min / median / max %s ms over %d runs, %d requests failed in all.\n",
