@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/binary"
 	"hash/fnv"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"time"
@@ -69,7 +70,7 @@ func (b *balancer) look(view election.View, now time.Time) {
 		// every host at every step cost more than the election.
 		var passing uint64
 		for k := range host.Passing {
-			passing += keyHash(k)
+			passing += maphash.String(pictureSeed, k)
 		}
 		binary.LittleEndian.PutUint64(word[:], passing)
 		h.Write(word[:])
@@ -81,15 +82,9 @@ func (b *balancer) look(view election.View, now time.Time) {
 	}
 }
 
-// keyHash is FNV-1a of k.
-func keyHash(k string) uint64 {
-	x := uint64(14695981039346656037)
-	for i := 0; i < len(k); i++ {
-		x ^= uint64(k[i])
-		x *= 1099511628211
-	}
-	return x
-}
+// pictureSeed seeds the hashes of the balancer's picture, which is only
+// ever compared with this process's earlier pictures.
+var pictureSeed = maphash.MakeSeed()
 
 // stable reports whether the cluster has looked the same for balanceAfter.
 func (b *balancer) stable(now time.Time) bool {

@@ -27,8 +27,8 @@ const (
 // sessions of each address family) that are down, and those that came back
 // and wait to rejoin the cluster before this host claims on them.
 type links struct {
-	down map[string]time.Time // interface -> when it went down
-	up   map[string]time.Time // interface -> when it came back, until rejoined
+	down map[string]time.Time // link -> when it went down
+	up   map[string]time.Time // link -> when it came back, until rejoined
 	// rejoined is when a peer was first seen alive after the link came back.
 	rejoined map[string]time.Time
 }

@@ -12,7 +12,7 @@ import (
 // returns when the loop must step again at the latest, and what gathering
 // and deciding cost (not carrying out, which may wait on the wire).
 func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.Time, cost time.Duration) {
-	began := time.Now()
+	began := time.Now() // the wall clock, not opts.Clock: the cost is real time spent
 	in := Input{
 		Now:     a.opts.Clock.Now(),
 		Health:  a.opts.Checks.Units(),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vipd/vipd/announcer"
 	"github.com/vipd/vipd/api"
+	"github.com/vipd/vipd/config"
 	"github.com/vipd/vipd/health"
 )
 
@@ -125,7 +126,10 @@ func TestStep(t *testing.T) {
 				if d.Cmd == "bgp-up" {
 					kind = announcer.LinkUp
 				}
-				link := "bgp-" + args[1]
+				link := map[string]string{"ipv4": config.BGPLinkIPv4, "ipv6": config.BGPLinkIPv6}[args[1]]
+				if link == "" {
+					t.Fatalf("%s: %s %s: the family is ipv4 or ipv6", d.Pos, d.Cmd, args[1])
+				}
 				s.host(args[0]).events = append(s.host(args[0]).events, announcer.Event{Kind: kind, Interface: link, At: s.now})
 				s.note("%s: %s %s", args[0], link, strings.TrimPrefix(d.Cmd, "bgp-"))
 			case "cut-gossip", "cut-lan":

@@ -305,10 +305,8 @@ func (m *Membership) heardHeartbeat(flags byte, name []byte) {
 // through.
 func (m *Membership) resync(n *memberlist.Node) {
 	defer m.stopped.Done()
-	select {
-	case <-m.done:
+	if m.stopping() {
 		return
-	default:
 	}
 	_, err := m.ml.Join([]string{n.Address()})
 	h := &m.hb

@@ -375,6 +375,17 @@ func (m *Membership) Stats() Stats {
 	return Stats{MalformedMeta: m.malformedMeta.Load(), MalformedState: m.malformedState.Load()}
 }
 
+// stopping reports whether Close has begun: work started on a timer or a
+// packet is not begun any more.
+func (m *Membership) stopping() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // signal leaves a token in the changes channel without ever blocking.
 func (m *Membership) signal() {
 	select {

@@ -95,10 +95,8 @@ func (h *heartbeatState) pullsLocked(now time.Time) []*memberlist.Node {
 // its current metadata; it is m.pull.
 func (m *Membership) pullState(n *memberlist.Node) {
 	defer m.stopped.Done()
-	select {
-	case <-m.done:
+	if m.stopping() {
 		return
-	default:
 	}
 	if _, err := m.ml.Join([]string{n.Address()}); err != nil {
 		m.log.Debug("asking a member for the state it announced", "member", n.Name, "err", err)

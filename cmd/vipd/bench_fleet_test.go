@@ -61,8 +61,9 @@ type fleetBench struct {
 // namespaces on one bridge, each a real vipd with the same 1000 VIPs (635
 // IPv4, 365 IPv6, no groups) and one in-process http check against its own
 // nginx, and a client. It measures a cold start, the steady state, the
-// crash of one host and a rolling restart, prints them and writes
-// docs/benchmarks-fleet.md. It asserts nothing about timing.
+// crash of one host, a rolling restart and a rolling reload, prints them
+// and writes docs/benchmarks-fleet.md and docs/fleet-crash.png. It asserts
+// nothing about timing.
 // VIPD_FLEET_HOSTS and VIPD_FLEET_VIPS change the size.
 func TestBenchmarkFleet(t *testing.T) {
 	if os.Getenv("VIPD_BENCH") != "1" {
@@ -257,10 +258,10 @@ func (l *vipdLab) statusCost(h *lab.Node, n int) (float64, int) {
 }
 
 // fleetCrash kills victim's vipd and pulls its link, probes every VIP it
-// owned from the client, and returns how long until every one of them was
-// answered by another host (and the median), until every other host's
-// status agreed, and the requests that failed; then it brings the host
-// back.
+// owned from the client, and returns how long until each of them was
+// answered by another host (ms, sorted), until every other host's status
+// agreed, the requests that failed and the CPU every vipd used; then it
+// brings the host back.
 func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (times []float64, agreeMS float64, failed int, cpu float64) {
 	l.t.Helper()
 	ctx, cancel := context.WithCancel(l.t.Context())
