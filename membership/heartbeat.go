@@ -357,7 +357,7 @@ func (m *Membership) heartbeats() {
 		// A wake-up this late means the process was stalled: the
 		// heartbeats may be waiting in the socket, so judge nobody.
 		late := now.Sub(due) > timeout/2
-		targets, next := m.heartbeatRound(now, timeout, late)
+		targets, next, quiet := m.heartbeatRound(now, timeout, late)
 		if next.IsZero() {
 			next = now.Add(timeout)
 		}
@@ -366,7 +366,9 @@ func (m *Membership) heartbeats() {
 			judge.Reset(max(next.Sub(now), time.Millisecond))
 			due = next
 		}
-		if !send {
+		// A member that just went quiet is news the others wait for: the
+		// round, notices included, goes out now, not at the next tick.
+		if !send && !quiet {
 			continue
 		}
 		buf = m.sendHeartbeats(buf, targets, 0)
@@ -410,14 +412,14 @@ func (m *Membership) sendHeartbeats(buf []byte, targets []heartbeatTarget, flags
 }
 
 // heartbeatRound judges the members that went quiet and returns the members
-// to send to (nil once stopped), and when the next member's timeout ends
-// (zero: none is heard).
-func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late bool) ([]heartbeatTarget, time.Time) {
+// to send to (nil once stopped), when the next member's timeout ends (zero:
+// none is heard), and whether a member went quiet in this round.
+func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late bool) ([]heartbeatTarget, time.Time, bool) {
 	h := &m.hb
 	h.mu.Lock()
 	if h.stopped {
 		h.mu.Unlock()
-		return nil, time.Time{}
+		return nil, time.Time{}, false
 	}
 	var quiet []string
 	var next time.Time
@@ -478,7 +480,7 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 	if len(quiet) > 0 || reportsChanged {
 		m.signal()
 	}
-	return targets, next
+	return targets, next, len(quiet) > 0
 }
 
 // stopHeartbeats sends the stopping heartbeat to every member it sends to,

@@ -118,10 +118,12 @@ func TestHeartbeatRule(t *testing.T) {
 		t.Fatal("a member never heard from is dead in the view; want it judged by gossip alone")
 	}
 	hb(0)
-	if targets, _ := m.heartbeatRound(time.Now(), timeout, false); len(targets) != 1 || targets[0].node.Name != "p" {
+	if targets, _, _ := m.heartbeatRound(time.Now(), timeout, false); len(targets) != 1 || targets[0].node.Name != "p" {
 		t.Errorf("heartbeat targets %v, want p", targets)
 	}
-	m.heartbeatRound(time.Now().Add(timeout/2), timeout, false)
+	if _, _, quiet := m.heartbeatRound(time.Now().Add(timeout/2), timeout, false); quiet {
+		t.Error("a round before the timeout says a member went quiet")
+	}
 	if !viewAlive() {
 		t.Fatal("dead in the view before the timeout")
 	}
@@ -129,9 +131,16 @@ func TestHeartbeatRule(t *testing.T) {
 	if !viewAlive() {
 		t.Fatal("a late wake-up judged the member dead")
 	}
-	m.heartbeatRound(time.Now().Add(2*timeout), timeout, false)
+	// The round that judges it says so: the loop sends that round's
+	// notices at once.
+	if _, _, quiet := m.heartbeatRound(time.Now().Add(2*timeout), timeout, false); !quiet {
+		t.Error("the round that judged the member quiet does not say so; the notices would wait for the next tick")
+	}
 	if viewAlive() {
 		t.Fatal("quiet for twice the timeout, still alive in the view")
+	}
+	if _, _, quiet := m.heartbeatRound(time.Now().Add(3*timeout), timeout, false); quiet {
+		t.Error("a member already judged quiet is news again in the next round")
 	}
 	if st := m.HeartbeatStats(); st.Deaths != 1 || st.Silent != 1 {
 		t.Errorf("stats %+v, want 1 death, 1 silent", st)

@@ -81,7 +81,7 @@ func TestHeartbeatVersionFollowsTheMembersMetadata(t *testing.T) {
 	ev.NotifyJoin(current)
 	ev.NotifyJoin(old)
 
-	targets, _ := m.heartbeatRound(time.Now(), m.timing.HeartbeatTimeout, false)
+	targets, _, _ := m.heartbeatRound(time.Now(), m.timing.HeartbeatTimeout, false)
 	raw := map[string]bool{}
 	for _, tg := range targets {
 		raw[tg.node.Name] = tg.raw

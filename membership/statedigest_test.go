@@ -31,7 +31,7 @@ func TestAMemberWhoseAnnouncedStateHasNotArrivedIsPending(t *testing.T) {
 	if got := m.Pending(); len(got) != 0 {
 		t.Fatalf("pending before any announcement: %v", got)
 	}
-	targets, _ := m.heartbeatRound(time.Now(), m.timing.HeartbeatTimeout, false)
+	targets, _, _ := m.heartbeatRound(time.Now(), m.timing.HeartbeatTimeout, false)
 	digest := map[string]bool{}
 	for _, tg := range targets {
 		digest[tg.node.Name] = tg.digest

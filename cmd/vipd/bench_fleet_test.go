@@ -64,15 +64,44 @@ type fleetBench struct {
 	Keepalived string
 }
 
-// fleetFastCrash is the crash of a host of a fleet on the fast profile.
+// fleetFastCrash is the crashes of hosts of a fleet on the fast profile.
 type fleetFastCrash struct {
-	ColdAgreed      time.Duration
+	ColdAgreed time.Duration
+	Runs       []fleetCrashRun
+}
+
+// fleetCrashRun is one crash of a host.
+type fleetCrashRun struct {
 	Host            string
 	VIPs            int
 	AllMS, MedianMS float64
 	AgreeMS         float64
 	Failed          int
-	Times           []float64
+	CPU             float64 // seconds every vipd used until every moved VIP answered
+}
+
+// fleetFastCrashes is how many hosts the fast part crashes, one after
+// another: one crash is a noisy figure on a machine the whole fleet shares.
+const fleetFastCrashes = 3
+
+// worst returns the run whose last moved VIP answered latest.
+func (f fleetFastCrash) worst() fleetCrashRun {
+	var w fleetCrashRun
+	for _, r := range f.Runs {
+		if r.AllMS >= w.AllMS {
+			w = r
+		}
+	}
+	return w
+}
+
+// column returns one figure of every run, joined by " / ".
+func (f fleetFastCrash) column(of func(fleetCrashRun) string) string {
+	var parts []string
+	for _, r := range f.Runs {
+		parts = append(parts, of(r))
+	}
+	return strings.Join(parts, " / ")
 }
 
 // TestBenchmarkFleet is the fleet row of `make bench`: 24 hosts in network
@@ -82,7 +111,8 @@ type fleetFastCrash struct {
 // crash of one host, a rolling restart and a rolling reload, prints them
 // and writes docs/benchmarks-fleet.md and docs/fleet-crash.png. It asserts
 // nothing about timing.
-// VIPD_FLEET_HOSTS and VIPD_FLEET_VIPS change the size.
+// VIPD_FLEET_HOSTS and VIPD_FLEET_VIPS change the size; VIPD_FLEET_PARTS
+// ("default", "fast" or both) runs a part alone, which writes no docs.
 func TestBenchmarkFleet(t *testing.T) {
 	if os.Getenv("VIPD_BENCH") != "1" {
 		t.Skip("the benchmark runs with VIPD_BENCH=1 (sudo make bench)")
@@ -93,18 +123,30 @@ func TestBenchmarkFleet(t *testing.T) {
 	vips := fleetVIPs(r.VIPs, r.IPv4)
 	// The 10-VIP figure the fleet's idle cost is held against: issue #16's
 	// 3-host lab, alone on the machine before the fleet starts.
+	parts := os.Getenv("VIPD_FLEET_PARTS")
 	t.Run("idle baseline", func(t *testing.T) {
+		if parts != "" && !strings.Contains(parts, "default") {
+			t.Skip("VIPD_FLEET_PARTS has no default part")
+		}
 		if rows := measureIdle(t, []string{"vipd default, check 1 s"}, 10, 30*time.Second, ""); len(rows) == 1 {
 			r.BaseCPU = rows[0].CPUPercent
 		}
 	})
-	t.Run("default profile", func(t *testing.T) { r.fleetDefault(t, vips) })
-	if t.Failed() {
-		return
+	if parts == "" || strings.Contains(parts, "default") {
+		t.Run("default profile", func(t *testing.T) { r.fleetDefault(t, vips) })
+		if t.Failed() {
+			return
+		}
 	}
 	// The crash again on the fast profile, in a fleet of its own: the
 	// profile is read at start.
-	t.Run("fast profile crash", func(t *testing.T) { r.Fast = fleetCrashFast(t, r.Hosts, vips) })
+	if parts == "" || strings.Contains(parts, "fast") {
+		t.Run("fast profile crash", func(t *testing.T) { r.Fast = fleetCrashFast(t, r.Hosts, vips) })
+	}
+	if parts != "" {
+		fmt.Print(r.report())
+		return // a part alone writes no docs
+	}
 
 	report := r.report()
 	fmt.Print(report)
@@ -138,22 +180,7 @@ func (r *fleetBench) fleetDefault(t *testing.T, vips []fleetVIP) {
 	owners := l.fleetOwners(vips, 5*time.Minute)
 	r.ColdAgreed = time.Since(started)
 	t.Logf("cold start: every host agreed after %v", r.ColdAgreed.Round(time.Millisecond))
-	share := r.VIPs / r.Hosts
-	lab.Eventually(t, 5*time.Minute, func() error {
-		var err error
-		if owners, err = l.fleetAgreement(vips); err != nil {
-			return err
-		}
-		per := perHost(owners)
-		r.PerHostMin, r.PerHostMax = r.VIPs, 0
-		for _, h := range l.lab.Hosts() {
-			r.PerHostMin, r.PerHostMax = min(r.PerHostMin, per[h.Name()]), max(r.PerHostMax, per[h.Name()])
-		}
-		if r.PerHostMin*5 < share*4 || r.PerHostMax*5 > share*6 {
-			return fmt.Errorf("VIPs per host from %d to %d, not within 20%% of %d", r.PerHostMin, r.PerHostMax, share)
-		}
-		return nil
-	})
+	owners, r.PerHostMin, r.PerHostMax = l.fleetBalanced(vips, 5*time.Minute)
 	r.ColdBalanced = time.Since(started)
 	t.Logf("balanced after %v: %d to %d VIPs per host", r.ColdBalanced.Round(time.Millisecond), r.PerHostMin, r.PerHostMax)
 	// Within 20 % is not the end of balancing: hosts go on moving units
@@ -172,7 +199,7 @@ func (r *fleetBench) fleetDefault(t *testing.T, vips []fleetVIP) {
 	r.StatusMS, r.StatusBytes = l.statusCost(l.lab.Hosts()[0], 10)
 	t.Logf("steady: %.2f %% of a core and %.1f MiB per host; vipctl status --json %.0f ms, %d bytes", r.IdleCPU, r.IdleRSS, r.StatusMS, r.StatusBytes)
 
-	victim, moved := l.fleetVictim(vips, owners)
+	victim, moved := l.fleetVictim(vips, owners, nil)
 	r.CrashHost, r.CrashVIPs = victim.Name(), len(moved)
 	r.CrashTimes, r.CrashAgreeMS, r.CrashFailed, r.CrashCPU = l.fleetCrash(victim, moved, vips)
 	r.CrashAllMS, r.CrashMedianMS = r.CrashTimes[len(r.CrashTimes)-1], r.CrashTimes[len(r.CrashTimes)/2]
@@ -218,32 +245,89 @@ func (r *fleetBench) fleetDefault(t *testing.T, vips []fleetVIP) {
 	l.fleetReload(r, vips)
 }
 
-// fleetCrashFast starts a fleet on the fast profile, waits until its
-// owners stay put and crashes the host whose load is nearest an even share.
+// fleetCrashFast starts a fleet on the fast profile and crashes
+// fleetFastCrashes hosts in turn, each the host whose load is nearest an
+// even share once the owners stay put, brought back before the next.
 func fleetCrashFast(t *testing.T, hosts int, vips []fleetVIP) fleetFastCrash {
 	var f fleetFastCrash
 	started := time.Now()
 	l := newFleetLab(t, hosts, "vff", "fast", "info", fleetNice, vips)
 	l.fleetOwners(vips, 5*time.Minute)
 	f.ColdAgreed = time.Since(started)
-	owners := l.fleetSettledOwners(vips, 5*time.Second, 5*time.Minute)
-	victim, moved := l.fleetVictim(vips, owners)
-	f.Host, f.VIPs = victim.Name(), len(moved)
-	f.Times, f.AgreeMS, f.Failed, _ = l.fleetCrash(victim, moved, vips)
-	f.AllMS, f.MedianMS = f.Times[len(f.Times)-1], f.Times[len(f.Times)/2]
-	t.Logf("fast profile: cold start agreed after %v; crash of %s (%d VIPs): every VIP answered by a new owner %.0f ms after (median %.0f ms), every host agreed after %.0f ms; %d requests failed",
-		f.ColdAgreed.Round(time.Millisecond), f.Host, f.VIPs, f.AllMS, f.MedianMS, f.AgreeMS, f.Failed)
+	crashed := map[string]bool{}
+	for range fleetFastCrashes {
+		// Balanced, and then no move for 5 s: a host brought back takes
+		// its share back only after the cluster has been stable for 10 s
+		// (agent.balanceAfter), and those moves must not fall into the
+		// next crash.
+		l.fleetBalanced(vips, 5*time.Minute)
+		owners := l.fleetSettledOwners(vips, 5*time.Second, 5*time.Minute)
+		victim, moved := l.fleetVictim(vips, owners, crashed)
+		crashed[victim.Name()] = true
+		run := fleetCrashRun{Host: victim.Name(), VIPs: len(moved)}
+		var times []float64
+		times, run.AgreeMS, run.Failed, run.CPU = l.fleetCrash(victim, moved, vips)
+		run.AllMS, run.MedianMS = times[len(times)-1], times[len(times)/2]
+		t.Logf("fast profile: crash of %s (%d VIPs): ms until each moved VIP answered: %v", run.Host, run.VIPs, times)
+		t.Logf("fast profile: crash of %s: every VIP answered by a new owner %.0f ms after (median %.0f ms), every host agreed after %.0f ms; %d requests failed; every vipd used %.2f s of CPU until every VIP answered",
+			run.Host, run.AllMS, run.MedianMS, run.AgreeMS, run.Failed, run.CPU)
+		f.Runs = append(f.Runs, run)
+	}
 	return f
 }
 
-// fleetVictim picks the host whose load is nearest an even share, and the
-// VIPs it owns.
-func (l *vipdLab) fleetVictim(vips []fleetVIP, owners map[string]string) (*lab.Node, []fleetVIP) {
+// fleetBalanced waits until every host agrees on the owners and each owns
+// within 20 % of an even share, and returns the owners and the fewest and
+// most VIPs a host owns.
+func (l *vipdLab) fleetBalanced(vips []fleetVIP, timeout time.Duration) (owners map[string]string, least, most int) {
+	l.t.Helper()
+	share := len(vips) / len(l.lab.Hosts())
+	lab.Eventually(l.t, timeout, func() error {
+		var err error
+		if owners, err = l.fleetAgreement(vips); err != nil {
+			return err
+		}
+		per := perHost(owners)
+		least, most = len(vips), 0
+		for _, h := range l.lab.Hosts() {
+			least, most = min(least, per[h.Name()]), max(most, per[h.Name()])
+		}
+		if least*5 < share*4 || most*5 > share*6 {
+			return fmt.Errorf("VIPs per host from %d to %d, not within 20%% of %d", least, most, share)
+		}
+		return nil
+	})
+	return owners, least, most
+}
+
+// vipLog returns the last lines the host named at the start of change
+// ("h3: v0042 ...") logged about the VIP named next, one per line.
+func (l *vipdLab) vipLog(change string) string {
+	var host, vip string
+	if _, err := fmt.Sscanf(change, "%s %s", &host, &vip); err != nil {
+		return ""
+	}
+	p := l.vipd[strings.TrimSuffix(host, ":")]
+	if p == nil {
+		return ""
+	}
+	var lines []string
+	for _, line := range strings.Split(p.Log(), "\n") {
+		if strings.Contains(line, "vip="+vip+" ") {
+			lines = append(lines, line)
+		}
+	}
+	return "\n" + strings.Join(lines[max(0, len(lines)-3):], "\n")
+}
+
+// fleetVictim picks the host whose load is nearest an even share, other
+// than those in not, and the VIPs it owns.
+func (l *vipdLab) fleetVictim(vips []fleetVIP, owners map[string]string, not map[string]bool) (*lab.Node, []fleetVIP) {
 	share := len(vips) / len(l.lab.Hosts())
 	per := perHost(owners)
-	victim := l.lab.Hosts()[0]
+	var victim *lab.Node
 	for _, h := range l.lab.Hosts() {
-		if abs(per[h.Name()]-share) < abs(per[victim.Name()]-share) {
+		if !not[h.Name()] && (victim == nil || abs(per[h.Name()]-share) < abs(per[victim.Name()]-share)) {
 			victim = h
 		}
 	}
@@ -389,12 +473,21 @@ func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (times []
 	}
 	slices.Sort(times)
 	var agreed time.Time
+	var lastChange string
+	var lastErr string
 	lab.Eventually(l.t, time.Minute, func() error {
 		var err error
-		_, agreed, err = l.fleetAgreementSince(vips)
+		_, agreed, lastChange, err = l.fleetAgreementSince(vips)
+		if err != nil {
+			lastErr = fmt.Sprintf("%.0f ms after the fault: %v", float64(time.Since(fault).Microseconds())/1000, err)
+		}
 		return err
 	})
+	if lastErr != "" {
+		l.t.Logf("crash of %s: the hosts did not agree yet %s", victim.Name(), lastErr)
+	}
 	agreeMS = max(0, float64(agreed.Sub(fault).Microseconds())/1000)
+	l.t.Logf("crash of %s: the last status change, %.0f ms after the fault: %s%s", victim.Name(), agreeMS, lastChange, l.vipLog(lastChange))
 	for _, p := range probes {
 		for _, r := range p.Stop() {
 			if r.Sent.After(fault) && !r.OK() {
@@ -525,8 +618,11 @@ func (r fleetBench) report() string {
 		{fmt.Sprintf("rolling reload +%d -%d VIPs (%d untouched VIPs probed)", r.ReloadAdded, r.ReloadRemoved, r.ReloadSample), fmt.Sprintf("%d failed, %d reset in flight, %.0f s until every host agreed", r.ReloadFailed, r.ReloadResets, r.ReloadDuration.Seconds())},
 		{"rolling reload: every new VIP answered, after the first reload", fmt.Sprintf("%.1f s (median %.1f s)", r.ReloadNewAnswered.Seconds(), r.ReloadNewMedian.Seconds())},
 		{"fast profile, a fleet of its own: cold start, every host agrees", fmt.Sprintf("%.1f s", r.Fast.ColdAgreed.Seconds())},
-		{fmt.Sprintf("fast profile: crash of %s (%d VIPs): every moved VIP answered", r.Fast.Host, r.Fast.VIPs), fmt.Sprintf("%.0f ms (median %.0f ms), %d requests failed", r.Fast.AllMS, r.Fast.MedianMS, r.Fast.Failed)},
-		{"fast profile: crash: every host's status agrees", fmt.Sprintf("%.0f ms", r.Fast.AgreeMS)},
+		{fmt.Sprintf("fast profile: crash of %s (%s VIPs): every moved VIP answered", r.Fast.column(func(c fleetCrashRun) string { return c.Host }), r.Fast.column(func(c fleetCrashRun) string { return strconv.Itoa(c.VIPs) })),
+			fmt.Sprintf("%s ms (medians %s ms)", r.Fast.column(func(c fleetCrashRun) string { return fmt.Sprintf("%.0f", c.AllMS) }), r.Fast.column(func(c fleetCrashRun) string { return fmt.Sprintf("%.0f", c.MedianMS) }))},
+		{"fast profile: crash: requests failed", r.Fast.column(func(c fleetCrashRun) string { return strconv.Itoa(c.Failed) })},
+		{"fast profile: crash: CPU of every vipd until then (2 cores)", r.Fast.column(func(c fleetCrashRun) string { return fmt.Sprintf("%.2f s", c.CPU) })},
+		{"fast profile: crash: every host's status agrees", r.Fast.column(func(c fleetCrashRun) string { return fmt.Sprintf("%.0f ms", c.AgreeMS) })},
 		{fmt.Sprintf("keepalived, one VRRP instance per VIP (%d)", r.VIPs), r.Keepalived},
 	}
 	for _, row := range rows {
@@ -543,8 +639,13 @@ func (r fleetBench) report() string {
 	fmt.Fprintf(&b, "- every host within 20 %% of an even share after balancing: %s (%d to %d, share %d)\n", met(r.PerHostMin*5 >= share*4 && r.PerHostMax*5 <= share*6), r.PerHostMin, r.PerHostMax, share)
 	fmt.Fprintf(&b, "- crash: every moved VIP answered within 1.0 s: %s (%.0f ms)\n", met(r.CrashAllMS <= 1000), r.CrashAllMS)
 	fmt.Fprintf(&b, "- crash: every host agreeing within 2 s: %s (%.0f ms)\n", met(r.CrashAgreeMS <= 2000), r.CrashAgreeMS)
-	fmt.Fprintf(&b, "- crash on the fast profile: every moved VIP answered within 0.4 s: %s (%.0f ms)\n", met(r.Fast.VIPs > 0 && r.Fast.AllMS <= 400), r.Fast.AllMS)
-	fmt.Fprintf(&b, "- crash on the fast profile: every host agreeing within 2 s: %s (%.0f ms)\n", met(r.Fast.VIPs > 0 && r.Fast.AgreeMS <= 2000), r.Fast.AgreeMS)
+	worst := r.Fast.worst()
+	var worstAgree float64
+	for _, c := range r.Fast.Runs {
+		worstAgree = max(worstAgree, c.AgreeMS)
+	}
+	fmt.Fprintf(&b, "- crash on the fast profile: every moved VIP answered within 0.4 s, in every crash: %s (worst %.0f ms)\n", met(len(r.Fast.Runs) > 0 && worst.AllMS <= 400), worst.AllMS)
+	fmt.Fprintf(&b, "- crash on the fast profile: every host agreeing within 2 s, in every crash: %s (worst %.0f ms)\n", met(len(r.Fast.Runs) > 0 && worstAgree <= 2000), worstAgree)
 	fmt.Fprintf(&b, "- rolling restart: 0 failed requests other than resets in flight: %s (%d)\n", met(r.RollFailed == 0), r.RollFailed)
 	fmt.Fprintf(&b, "- rolling reload: 0 failed requests on untouched VIPs other than resets in flight: %s (%d)\n", met(r.ReloadFailed == 0), r.ReloadFailed)
 	fmt.Fprintf(&b, "- idle CPU per host at %d VIPs within 2x the 10-VIP figure: %s (%.2f %% against %.2f %%)\n", r.VIPs, met(r.BaseCPU > 0 && r.IdleCPU <= 2*r.BaseCPU), r.IdleCPU, r.BaseCPU)
@@ -558,7 +659,7 @@ func (r fleetBench) markdown(report string) string {
 	fmt.Fprintf(&b, "Run: %s. Machine: %d cores.\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
 	b.WriteString("Every host runs vipd and nginx in its own network namespace on one bridge; the client probes VIPs over HTTP on a fresh connection each time. ")
 	fmt.Fprintf(&b, "vipd runs at nice %d: when the 24 daemons saturate the machine, they are the ones that wait, not the client that measures them nor the nginx that answers it, which on a real network have CPUs of their own. ", fleetNice)
-	b.WriteString("The crash is `kill -9` of vipd and the host's link set down; each of its VIPs is probed every 100 ms. It runs twice: in the fleet on the default profile, and once more in a fleet of its own on the fast profile (started after the first is gone), whose rows say so. ")
+	b.WriteString("The crash is `kill -9` of vipd and the host's link set down; each of its VIPs is probed every 100 ms. It runs in the fleet on the default profile, and three times more in a fleet of its own on the fast profile (started after the first is gone; each crashed host comes back and the owners settle before the next crash), whose rows say so. ")
 	b.WriteString("The rolling reload writes a config with half as many VIPs again (new ones) and a tenth removed on every host and runs `vipctl reload` on one after another, while one untouched VIP per host is probed every 20 ms and the client asks every new VIP, 64 at a time with a 300 ms timeout, until each has answered once (so the times of new VIPs are good to about 2.4 s, a round of 500 unanswered VIPs). ")
 	b.WriteString("The rolling restart stops each host with SIGTERM (SIGKILL after 60 s, the unit's TimeoutStopSec), starts it again and waits until every host agrees on every owner before the next, while one VIP per host is probed every 20 ms. ")
 	b.WriteString("The 10-VIP idle figure is the 3-host lab of `make bench`'s idle table (default profile, an http check every 1 s), run alone before the fleet starts; on this VM a process idling alone pays more per wake-up than one among 24, so the ratio flatters the fleet somewhat. ")

@@ -127,7 +127,7 @@ func (l *vipdLab) fleetSettledOwners(vips []fleetVIP, quiet, timeout time.Durati
 // fleetAgreement returns the owner of every VIP if every running host's
 // status agrees on it and says health ok, and what is wrong otherwise.
 func (l *vipdLab) fleetAgreement(vips []fleetVIP) (map[string]string, error) {
-	owners, _, err := l.fleetAgreementSince(vips)
+	owners, _, _, err := l.fleetAgreementSince(vips)
 	return owners, err
 }
 
@@ -135,9 +135,10 @@ func (l *vipdLab) fleetAgreement(vips []fleetVIP) (map[string]string, error) {
 // a host's status changed a VIP (its since), as the hosts recorded it: a
 // sweep of 24 vipctl runs takes a second or more, so the moment the last
 // host came to agree is read from the statuses rather than from the sweep.
-func (l *vipdLab) fleetAgreementSince(vips []fleetVIP) (map[string]string, time.Time, error) {
-	owners := map[string]string{}
-	var last time.Time
+// lastChange says which host's status of which VIP changed last, and to
+// what.
+func (l *vipdLab) fleetAgreementSince(vips []fleetVIP) (owners map[string]string, last time.Time, lastChange string, err error) {
+	owners = map[string]string{}
 	hosts := slices.Sorted(func(yield func(string) bool) {
 		for name := range l.vipd {
 			if !yield(name) {
@@ -148,30 +149,31 @@ func (l *vipdLab) fleetAgreementSince(vips []fleetVIP) (map[string]string, time.
 	for _, name := range hosts {
 		st, err := l.statusBrief(l.host(name))
 		if err != nil {
-			return nil, last, err
+			return nil, last, "", err
 		}
 		byName := map[string]api.VIPStatus{}
 		for _, v := range st.VIPs {
 			byName[v.Name] = v
 			if v.Since.After(last) {
 				last = v.Since
+				lastChange = fmt.Sprintf("%s: %s %s/%s, owner %s (%s)", name, v.Name, v.Health, v.Role, v.Owner, v.Reason)
 			}
 		}
 		for _, v := range vips {
 			s, ok := byName[v.Name]
 			switch {
 			case !ok:
-				return nil, last, fmt.Errorf("%s: status lists no VIP %s", name, v.Name)
+				return nil, last, "", fmt.Errorf("%s: status lists no VIP %s", name, v.Name)
 			case s.Owner == "" || s.Health != api.HealthOK:
-				return nil, last, fmt.Errorf("%s: %s owner %q, health %s (%s)", name, v.Name, s.Owner, s.Health, s.Reason)
+				return nil, last, "", fmt.Errorf("%s: %s owner %q, health %s (%s)", name, v.Name, s.Owner, s.Health, s.Reason)
 			case owners[v.Name] == "":
 				owners[v.Name] = s.Owner
 			case owners[v.Name] != s.Owner:
-				return nil, last, fmt.Errorf("hosts disagree on the owner of %s: %s says %s, another %s", v.Name, name, s.Owner, owners[v.Name])
+				return nil, last, "", fmt.Errorf("hosts disagree on the owner of %s: %s says %s, another %s", v.Name, name, s.Owner, owners[v.Name])
 			}
 		}
 	}
-	return owners, last, nil
+	return owners, last, lastChange, nil
 }
 
 // fleetWire asks from the client who answers for every VIP (ARP for IPv4,
