@@ -474,17 +474,17 @@ func (l *vipdLab) fleetCrash(victim *lab.Node, moved, vips []fleetVIP) (times []
 	slices.Sort(times)
 	var agreed time.Time
 	var lastChange string
-	var lastErr string
+	var disagreed []string
 	lab.Eventually(l.t, time.Minute, func() error {
 		var err error
 		_, agreed, lastChange, err = l.fleetAgreementSince(vips)
 		if err != nil {
-			lastErr = fmt.Sprintf("%.0f ms after the fault: %v", float64(time.Since(fault).Microseconds())/1000, err)
+			disagreed = append(disagreed, fmt.Sprintf("%.0f ms: %v", float64(time.Since(fault).Microseconds())/1000, err))
 		}
 		return err
 	})
-	if lastErr != "" {
-		l.t.Logf("crash of %s: the hosts did not agree yet %s", victim.Name(), lastErr)
+	if len(disagreed) > 0 {
+		l.t.Logf("crash of %s: sweeps of every host's status that found them not agreeing, by time after the fault:\n%s", victim.Name(), strings.Join(disagreed, "\n"))
 	}
 	agreeMS = max(0, float64(agreed.Sub(fault).Microseconds())/1000)
 	l.t.Logf("crash of %s: the last status change, %.0f ms after the fault: %s%s", victim.Name(), agreeMS, lastChange, l.vipLog(lastChange))
