@@ -12,17 +12,7 @@ package election
 // up; when every candidate is full, to its first. So no host is a target
 // for more than its share, and the loads differ by little more than one
 // share's rounding. Every host computes the same targets from the same view.
-//
-// A target depends on which hosts there are: when one goes or comes back,
-// the targets of units far from it shift too (a host filled earlier in key
-// order pushes a later unit to its next choice). Moving those would shuffle
-// VIPs that no fault touched, and back again when the host returns. So a
-// unit is sent to its target only when that evens the load out: its keeper
-// has more than its share plus a slack, or the target has less than its
-// share minus the slack (a host that came back empty); otherwise its keeper
-// stays its balanced host. The slack is a tenth of the share, so small
-// clusters balance exactly and a fleet settles within about 10 %: after a
-// crash, the units of the dead host stay where the hash put them.
+
 // balanceItem is a kept unit waiting for its target.
 type balanceItem struct {
 	decision int // index in the decisions
@@ -71,21 +61,4 @@ func setBalanced(ds Decisions, items []balanceItem) {
 		load[target]++
 		ds[it.decision].Balanced = target
 	}
-	keep := keptLoads(ds, items)
-	slack := share / 10
-	for _, it := range items {
-		d := &ds[it.decision]
-		if keeper := d.Owner; keeper != "" && keep[keeper] <= share+slack && keep[d.Balanced] >= share-slack {
-			d.Balanced = keeper
-		}
-	}
-}
-
-// keptLoads counts the units each host keeps now.
-func keptLoads(ds Decisions, items []balanceItem) map[string]int {
-	load := map[string]int{}
-	for _, it := range items {
-		load[ds[it.decision].Owner]++
-	}
-	return load
 }

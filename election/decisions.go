@@ -15,9 +15,8 @@ type Decision struct {
 	Reason Reason
 	// Balanced is where the unit goes when the cluster rebalances: an
 	// eligible host of the owner's priority, by the rendezvous hash bounded
-	// by load (balance.go), or the owner itself while moving the unit would
-	// not even the load out. Set only when a holder keeps the unit
-	// (ReasonOwnerKept or ReasonSplitResolved).
+	// by load (balance.go). Set only when a holder keeps the unit
+	// (ReasonOwnerKept or ReasonSplitResolved); it may be the owner.
 	Balanced string `json:",omitempty"`
 	// Hosts says, for every host in the view, sorted by name, whether it may
 	// own the unit. It is empty for ReasonDuplicateUnit.
