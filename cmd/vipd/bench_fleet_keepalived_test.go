@@ -41,7 +41,7 @@ func keepalivedAtFleetSize(t *testing.T, h *lab.Node, vips []fleetVIP) string {
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, "VRID") && strings.Contains(line, "not valid") {
 			if refused++; first == "" {
-				first = strings.TrimSpace(line[strings.LastIndex(line, ")")+1:])
+				first = strings.TrimLeft(line[strings.LastIndex(line, ")")+1:], ": ")
 			}
 		}
 	}

@@ -173,8 +173,6 @@ func (r *fleetBench) fleetDefault(t *testing.T, vips []fleetVIP) {
 	// wait, not the client that measures them nor nginx that answers it,
 	// which on a real network have CPUs of their own.
 	l := newFleetLab(t, r.Hosts, "vfb", r.Profile, "info", fleetNice, vips)
-	r.Keepalived = keepalivedAtFleetSize(t, l.lab.Hosts()[0], vips)
-	t.Logf("keepalived, one VRRP instance per VIP: %s", r.Keepalived)
 
 	// Cold start.
 	owners := l.fleetOwners(vips, 5*time.Minute)
@@ -243,6 +241,9 @@ func (r *fleetBench) fleetDefault(t *testing.T, vips []fleetVIP) {
 	t.Logf("rolling restart of %d hosts: %v, %d requests failed and %d reset in flight on %d probed VIPs", r.Hosts, r.RollDuration.Round(time.Second), r.RollFailed, r.RollResets, r.RollSample)
 
 	l.fleetReload(r, vips)
+
+	r.Keepalived = keepalivedAtFleetSize(t, l.lab.Hosts()[0], vips)
+	t.Logf("keepalived, one VRRP instance per VIP: %s", r.Keepalived)
 }
 
 // fleetCrashFast starts a fleet on the fast profile and crashes
