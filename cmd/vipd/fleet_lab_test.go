@@ -127,7 +127,7 @@ func (l *vipdLab) fleetSettledOwners(vips []fleetVIP, quiet, timeout time.Durati
 // fleetAgreement returns the owner of every VIP if every running host's
 // status agrees on it and says health ok, and what is wrong otherwise.
 func (l *vipdLab) fleetAgreement(vips []fleetVIP) (map[string]string, error) {
-	owners, _, _, err := l.fleetAgreementSince(vips)
+	owners, _, _, err := l.fleetAgreementSince(vips, nil)
 	return owners, err
 }
 
@@ -136,8 +136,8 @@ func (l *vipdLab) fleetAgreement(vips []fleetVIP) (map[string]string, error) {
 // sweep of 24 vipctl runs takes a second or more, so the moment the last
 // host came to agree is read from the statuses rather than from the sweep.
 // lastChange says which host's status of which VIP changed last, and to
-// what.
-func (l *vipdLab) fleetAgreementSince(vips []fleetVIP) (owners map[string]string, last time.Time, lastChange string, err error) {
+// what. With of set, only the VIPs it names count for last.
+func (l *vipdLab) fleetAgreementSince(vips []fleetVIP, of map[string]bool) (owners map[string]string, last time.Time, lastChange string, err error) {
 	owners = map[string]string{}
 	hosts := slices.Sorted(func(yield func(string) bool) {
 		for name := range l.vipd {
@@ -154,7 +154,7 @@ func (l *vipdLab) fleetAgreementSince(vips []fleetVIP) (owners map[string]string
 		byName := map[string]api.VIPStatus{}
 		for _, v := range st.VIPs {
 			byName[v.Name] = v
-			if v.Since.After(last) {
+			if v.Since.After(last) && (of == nil || of[v.Name]) {
 				last = v.Since
 				lastChange = fmt.Sprintf("%s: %s %s/%s, owner %s (%s)", name, v.Name, v.Health, v.Role, v.Owner, v.Reason)
 			}
