@@ -16,11 +16,16 @@ import (
 // them). A watcher that hears a member go quiet counts it dead, as before,
 // and tells every other member so with a notice, repeated every interval
 // while the member stays quiet and memberlist still shows it alive. A host
-// that does not watch a member counts it dead while every watcher of it
+// that does not watch a member counts it dead once every watcher of it
 // (by its own ring, itself left out) has sent such a notice within the
-// heartbeat timeout; when the notices stop, the member counts as alive
-// again. Two watchers must agree, so one link that drops packets kills
-// nobody for the rest of the cluster.
+// heartbeat timeout, and goes on counting it dead while any of them has
+// sent one within noticeHold timeouts; when the notices stop, the member
+// counts as alive again. Two watchers must agree, so one link that drops
+// packets kills nobody for the rest of the cluster; one watcher whose
+// notices come late, on a host too busy to send them on time, does not
+// bring the dead member back for a moment (the fleet bench saw hosts flip
+// between the dead owner and the new one until memberlist decided, 4 s
+// after a crash on the fast profile).
 //
 // A host whose watchers change tells the ones it leaves with
 // releasingRounds stopping heartbeats, so they do not take the silence
@@ -29,6 +34,7 @@ import (
 const (
 	watchersPerHost = 2
 	releasingRounds = 3
+	noticeHold      = 5
 
 	// flagNotice: the payload is the sender, a zero byte, and the member
 	// the sender heard go quiet.
@@ -148,7 +154,7 @@ func (h *heartbeatState) noteNotice(self string, payload []byte, now time.Time, 
 	if h.heard[accused] == nil {
 		return "", false
 	}
-	was := h.reportedDeadLocked(self, accused, now, timeout)
+	was := h.deadByReport[accused] || h.reportedDeadLocked(self, accused, now, timeout)
 	if h.reports == nil {
 		h.reports = map[string]map[string]time.Time{}
 	}
@@ -181,16 +187,33 @@ func (h *heartbeatState) reportedDeadLocked(self, name string, now time.Time, ti
 	return n > 0
 }
 
+// stillReportedLocked reports whether name, dead here by notices, stays
+// so: memberlist shows it alive, this host does not hear it directly, and
+// some watcher's notice is younger than hold. hb.mu is held.
+func (h *heartbeatState) stillReportedLocked(name string, now time.Time, hold time.Duration) bool {
+	r := h.heard[name]
+	if !h.deadByReport[name] || r == nil || !r.alive || !r.last.IsZero() {
+		return false
+	}
+	for _, at := range h.reports[name] {
+		if now.Sub(at) <= hold {
+			return true
+		}
+	}
+	return false
+}
+
 // reportedDeadSetLocked returns the members that count as dead by notices
-// now, and forgets notices older than timeout. hb.mu is held.
+// now, and forgets notices older than noticeHold timeouts. hb.mu is held.
 func (h *heartbeatState) reportedDeadSetLocked(self string, now time.Time, timeout time.Duration) map[string]bool {
 	out := map[string]bool{}
+	hold := noticeHold * timeout
 	for name, from := range h.reports {
-		if h.reportedDeadLocked(self, name, now, timeout) {
+		if h.reportedDeadLocked(self, name, now, timeout) || h.stillReportedLocked(name, now, hold) {
 			out[name] = true
 		}
 		for w, at := range from {
-			if now.Sub(at) > timeout {
+			if now.Sub(at) > hold {
 				delete(from, w)
 			}
 		}

@@ -78,3 +78,46 @@ func TestWatchersReportACrashToTheRest(t *testing.T) {
 	waitDeadEverywhere(t, c.nodes, victim.Name(), 2*time.Second)
 	t.Logf("dead in every view after %v", time.Since(start).Round(time.Millisecond))
 }
+
+// A member that every watcher reported quiet stays dead here while any
+// watcher's notice is younger than noticeHold timeouts, though the notices
+// are too old to make it die now; once they stop, it is alive again.
+func TestNoticesHoldADeathUntilTheyStop(t *testing.T) {
+	units := someUnits(2)
+	m := offline(t, "s", units, Local{})
+	m.timing = Profiles[config.ProfileDefault]
+	timeout := m.timing.HeartbeatTimeout
+	ev := events{m}
+	for _, name := range []string{"a", "b", "c"} {
+		ev.NotifyJoin(offline(t, name, units, Local{}).node())
+	}
+	m.hb.mu.Lock()
+	watchers := watchersOf(m.hb.ringLocked("s"), "a")
+	m.hb.mu.Unlock()
+	if !slices.Equal(watchers, []string{"b", "c"}) {
+		t.Fatalf("watchers of a %v, want [b c]", watchers)
+	}
+	notice := func(from string) { m.heardHeartbeat(flagNotice, []byte(from+"\x00a")) }
+	isAlive := func() bool { return alive(m)["a"] }
+
+	notice("b")
+	if !isAlive() {
+		t.Fatal("one watcher's notice killed a; both must agree")
+	}
+	notice("c")
+	if isAlive() {
+		t.Fatal("both watchers reported a quiet, still alive")
+	}
+	start := time.Now()
+	m.heartbeatRound(start.Add(2*timeout), timeout, false)
+	if isAlive() {
+		t.Error("a came back two timeouts after the last notices; it stays dead while they are younger than noticeHold timeouts")
+	}
+	m.heartbeatRound(start.Add((noticeHold+1)*timeout), timeout, false)
+	if !isAlive() {
+		t.Error("no notice for more than noticeHold timeouts, a still dead")
+	}
+	if st := m.HeartbeatStats(); st.Deaths != 1 {
+		t.Errorf("%d deaths counted, want 1", st.Deaths)
+	}
+}
