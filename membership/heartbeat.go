@@ -423,8 +423,18 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 	}
 	var quiet []string
 	var next time.Time
+	ring := h.ringLocked(m.name)
 	for name, r := range h.heard {
 		if r.last.IsZero() {
+			continue
+		}
+		if r.raw && !slices.Contains(watchersOf(ring, name), m.name) {
+			// This host no longer watches the member (the ring changed):
+			// its heartbeats stopped on purpose, though the stopping ones
+			// may have been lost. Its silence is no death; its watchers
+			// judge it now. (An ex-watcher that took it for dead kept it
+			// dead for good and claimed its VIPs while it answered them.)
+			r.last, r.silent, r.syncing = time.Time{}, false, false
 			continue
 		}
 		if end := r.last.Add(timeout); now.Before(end) || now.Equal(end) {

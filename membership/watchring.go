@@ -18,14 +18,14 @@ import (
 // while the member stays quiet and memberlist still shows it alive. A host
 // that does not watch a member counts it dead once every watcher of it
 // (by its own ring, itself left out) has sent such a notice within the
-// heartbeat timeout, and goes on counting it dead while any of them has
-// sent one within noticeHold timeouts; when the notices stop, the member
-// counts as alive again. Two watchers must agree, so one link that drops
-// packets kills nobody for the rest of the cluster; one watcher whose
-// notices come late, on a host too busy to send them on time, does not
-// bring the dead member back for a moment (the fleet bench saw hosts flip
-// between the dead owner and the new one until memberlist decided, 4 s
-// after a crash on the fast profile).
+// heartbeat timeout, and goes on counting it dead while every one of them
+// has sent one within noticeHold timeouts; when a watcher's notices stop,
+// the member counts as alive again. Two watchers must agree, so one link
+// that drops packets kills nobody for the rest of the cluster; notices that
+// come late, from hosts too busy to send them on time, do not bring the
+// dead member back for a moment (the fleet bench saw hosts flip between
+// the dead owner and the new one until memberlist decided, 4 s after a
+// crash on the fast profile).
 //
 // A host whose watchers change tells the ones it leaves with
 // releasingRounds stopping heartbeats, so they do not take the silence
@@ -187,29 +187,13 @@ func (h *heartbeatState) reportedDeadLocked(self, name string, now time.Time, ti
 	return n > 0
 }
 
-// stillReportedLocked reports whether name, dead here by notices, stays
-// so: memberlist shows it alive, this host does not hear it directly, and
-// some watcher's notice is younger than hold. hb.mu is held.
-func (h *heartbeatState) stillReportedLocked(name string, now time.Time, hold time.Duration) bool {
-	r := h.heard[name]
-	if !h.deadByReport[name] || r == nil || !r.alive || !r.last.IsZero() {
-		return false
-	}
-	for _, at := range h.reports[name] {
-		if now.Sub(at) <= hold {
-			return true
-		}
-	}
-	return false
-}
-
 // reportedDeadSetLocked returns the members that count as dead by notices
 // now, and forgets notices older than noticeHold timeouts. hb.mu is held.
 func (h *heartbeatState) reportedDeadSetLocked(self string, now time.Time, timeout time.Duration) map[string]bool {
 	out := map[string]bool{}
 	hold := noticeHold * timeout
 	for name, from := range h.reports {
-		if h.reportedDeadLocked(self, name, now, timeout) || h.stillReportedLocked(name, now, hold) {
+		if h.reportedDeadLocked(self, name, now, timeout) || (h.deadByReport[name] && h.reportedDeadLocked(self, name, now, hold)) {
 			out[name] = true
 		}
 		for w, at := range from {

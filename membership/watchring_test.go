@@ -79,9 +79,10 @@ func TestWatchersReportACrashToTheRest(t *testing.T) {
 	t.Logf("dead in every view after %v", time.Since(start).Round(time.Millisecond))
 }
 
-// A member that every watcher reported quiet stays dead here while any
-// watcher's notice is younger than noticeHold timeouts, though the notices
-// are too old to make it die now; once they stop, it is alive again.
+// A member that every watcher reported quiet stays dead here while every
+// watcher's last notice is younger than noticeHold timeouts, though the
+// notices are too old to make it die now; one watcher alone that goes on
+// reporting does not keep it dead.
 func TestNoticesHoldADeathUntilTheyStop(t *testing.T) {
 	units := someUnits(2)
 	m := offline(t, "s", units, Local{})
@@ -113,11 +114,40 @@ func TestNoticesHoldADeathUntilTheyStop(t *testing.T) {
 	if isAlive() {
 		t.Error("a came back two timeouts after the last notices; it stays dead while they are younger than noticeHold timeouts")
 	}
+	// b goes on reporting; c's last notice grows older than the hold.
+	m.hb.mu.Lock()
+	m.hb.reports["a"]["b"] = start.Add(noticeHold * timeout)
+	m.hb.mu.Unlock()
 	m.heartbeatRound(start.Add((noticeHold+1)*timeout), timeout, false)
 	if !isAlive() {
-		t.Error("no notice for more than noticeHold timeouts, a still dead")
+		t.Error("one watcher's notices alone keep a dead; every watcher must go on reporting it")
 	}
 	if st := m.HeartbeatStats(); st.Deaths != 1 {
 		t.Errorf("%d deaths counted, want 1", st.Deaths)
+	}
+}
+
+// A host judges the silence only of members it watches: one whose
+// heartbeats it heard before the ring changed, and whose stopping
+// heartbeats were lost, is no death here.
+func TestOnlyWatchersJudgeSilence(t *testing.T) {
+	units := someUnits(2)
+	m := offline(t, "s", units, Local{})
+	m.timing = Profiles[config.ProfileDefault]
+	timeout := m.timing.HeartbeatTimeout
+	ev := events{m}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		ev.NotifyJoin(offline(t, name, units, Local{}).node())
+	}
+	// Ring a b c d s: b and c watch a; s and a watch d.
+	hb := func(from string) { m.receiveHeartbeat(append([]byte{heartbeatMagic, heartbeatVersion, 0}, from...)) }
+	hb("a")
+	hb("d")
+	m.heartbeatRound(time.Now().Add(2*timeout), timeout, false)
+	if view := alive(m); !view["a"] {
+		t.Error("a went quiet and is dead here, though s does not watch it")
+	}
+	if view := alive(m); view["d"] {
+		t.Error("d, which s watches, went quiet and is still alive here")
 	}
 }
