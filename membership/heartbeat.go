@@ -34,7 +34,9 @@ import (
 // False deaths are avoided so:
 //   - a host that stops sending to a member on purpose (its watchers
 //     changed) sends it stopping heartbeats first; nobody stops sending to a
-//     live host because of who owns what;
+//     live host because of who owns what; and a host judges only the
+//     members it watches by its own ring, so stopping heartbeats that were
+//     lost kill nobody;
 //   - a host that stops on purpose (Leave) sends a last heartbeat with the
 //     stopping flag; its receivers forget what they heard from it and leave
 //     it to memberlist, which gets the leave message;
