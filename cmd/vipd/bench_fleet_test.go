@@ -263,12 +263,14 @@ func fleetCrashFast(t *testing.T, hosts int, vips []fleetVIP) fleetFastCrash {
 	f.ColdAgreed = time.Since(started)
 	crashed := map[string]bool{}
 	for range fleetFastCrashes {
-		// Balanced, and then no move for 5 s: a host brought back takes
+		// Balanced, and then no move for 35 s: a host brought back takes
 		// its share back only after the cluster has been stable for 10 s
-		// (agent.balanceAfter), and those moves must not fall into the
-		// next crash.
+		// (agent.balanceAfter), a claim its old owner did not answer is
+		// tried again only 30 s later (agent.balanceRetry), and those
+		// moves must not fall into the next crash (one that did kept the
+		// hosts' statuses disagreeing for 17 s).
 		l.fleetBalanced(vips, 5*time.Minute)
-		owners := l.fleetSettledOwners(vips, 5*time.Second, 5*time.Minute)
+		owners := l.fleetSettledOwners(vips, 35*time.Second, 5*time.Minute)
 		victim, moved := l.fleetVictim(vips, owners, crashed)
 		crashed[victim.Name()] = true
 		run := fleetCrashRun{Host: victim.Name(), VIPs: len(moved)}
@@ -693,7 +695,7 @@ func (r fleetBench) markdown(report string) string {
 	fmt.Fprintf(&b, "Run: %s. Machine: %d cores.\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
 	b.WriteString("Every host runs vipd and nginx in its own network namespace on one bridge; the client probes VIPs over HTTP on a fresh connection each time. ")
 	fmt.Fprintf(&b, "vipd runs at nice %d: when the 24 daemons saturate the machine, they are the ones that wait, not the client that measures them nor the nginx that answers it, which on a real network have CPUs of their own. ", fleetNice)
-	b.WriteString("The crash is `kill -9` of vipd and the host's link set down; each of its VIPs is probed every 100 ms. It runs in the fleet on the default profile, and three times more in a fleet of its own on the fast profile (started after the first is gone; each crashed host comes back and the owners settle before the next crash), whose rows say so. ")
+	b.WriteString("The crash is `kill -9` of vipd and the host's link set down; each of its VIPs is probed every 100 ms. It runs in the fleet on the default profile, and three times more in a fleet of its own on the fast profile (started after the first is gone; each crashed host comes back, and the owners must be balanced and unmoved for 35 s before the next crash), whose rows say so. ")
 	b.WriteString("The rolling reload writes a config with half as many VIPs again (new ones) and a tenth removed on every host and runs `vipctl reload` on one after another, while one untouched VIP per host is probed every 20 ms and the client asks every new VIP, 16 at a time with a 300 ms timeout, until each has answered once (so the times of new VIPs are good to about 9 s, a round of 500 unanswered VIPs). ")
 	b.WriteString("The rolling restart stops each host with SIGTERM (SIGKILL after 60 s, the unit's TimeoutStopSec), starts it again and waits until every host agrees on every owner before the next, while one VIP per host is probed every 20 ms. ")
 	b.WriteString("The 10-VIP idle figure is the 3-host lab of `make bench`'s idle table (default profile, an http check every 1 s), run alone before the fleet starts; on this VM a process idling alone pays more per wake-up than one among 24, so the ratio flatters the fleet somewhat. ")
