@@ -84,14 +84,8 @@ func TestWatchersReportACrashToTheRest(t *testing.T) {
 // notices are too old to make it die now; one watcher alone that goes on
 // reporting does not keep it dead.
 func TestNoticesHoldADeathUntilTheyStop(t *testing.T) {
-	units := someUnits(2)
-	m := offline(t, "s", units, Local{})
-	m.timing = Profiles[config.ProfileDefault]
+	m := offlineWith(t, "s", "a", "b", "c")
 	timeout := m.timing.HeartbeatTimeout
-	ev := events{m}
-	for _, name := range []string{"a", "b", "c"} {
-		ev.NotifyJoin(offline(t, name, units, Local{}).node())
-	}
 	m.hb.mu.Lock()
 	watchers := watchersOf(m.hb.ringLocked("s"), "a")
 	m.hb.mu.Unlock()
@@ -131,14 +125,8 @@ func TestNoticesHoldADeathUntilTheyStop(t *testing.T) {
 // heartbeats it heard before the ring changed, and whose stopping
 // heartbeats were lost, is no death here.
 func TestOnlyWatchersJudgeSilence(t *testing.T) {
-	units := someUnits(2)
-	m := offline(t, "s", units, Local{})
-	m.timing = Profiles[config.ProfileDefault]
+	m := offlineWith(t, "s", "a", "b", "c", "d")
 	timeout := m.timing.HeartbeatTimeout
-	ev := events{m}
-	for _, name := range []string{"a", "b", "c", "d"} {
-		ev.NotifyJoin(offline(t, name, units, Local{}).node())
-	}
 	// Ring a b c d s: b and c watch a; s and a watch d.
 	hb := func(from string) { m.receiveHeartbeat(append([]byte{heartbeatMagic, heartbeatVersion, 0}, from...)) }
 	hb("a")
@@ -150,4 +138,16 @@ func TestOnlyWatchersJudgeSilence(t *testing.T) {
 	if view := alive(m); view["d"] {
 		t.Error("d, which s watches, went quiet and is still alive here")
 	}
+}
+
+// offlineWith returns host self on the default profile, with members
+// joined as memberlist would report them.
+func offlineWith(t *testing.T, self string, members ...string) *Membership {
+	units := someUnits(2)
+	m := offline(t, self, units, Local{})
+	m.timing = Profiles[config.ProfileDefault]
+	for _, name := range members {
+		events{m}.NotifyJoin(offline(t, name, units, Local{}).node())
+	}
+	return m
 }
