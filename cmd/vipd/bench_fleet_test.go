@@ -56,7 +56,7 @@ type fleetBench struct {
 	RollFailed      int // other than resets in flight
 	RollResets      int
 	RollSample      int
-	RollSilent      int // members a restarted vipd heard go quiet, per its log
+	RollSilent      int // members a restarted vipd heard go quiet, per its log: stopping hosts whose last heartbeats were lost, or live ones taken for dead
 	RollChecksDown  int // checks a restarted vipd saw go down, per its log
 
 	// The crash again, in a fleet on the fast profile.
@@ -244,7 +244,7 @@ func (r *fleetBench) fleetDefault(t *testing.T, vips []fleetVIP) {
 	// What moved VIPs besides the restarts themselves, as the restarted
 	// vipds logged it (each log starts at its host's restart).
 	r.RollSilent, r.RollChecksDown = l.logCount("no heartbeat from a member"), l.logCount("health check down")
-	t.Logf("rolling restart: the restarted vipds logged %d members gone quiet (a live host taken for dead) and %d checks down", r.RollSilent, r.RollChecksDown)
+	t.Logf("rolling restart: the restarted vipds logged %d members gone quiet (a stopping host whose last heartbeats were lost, or a live one taken for dead) and %d checks down", r.RollSilent, r.RollChecksDown)
 
 	l.fleetReload(r, vips)
 
