@@ -177,16 +177,16 @@ func (r *fleetBench) fleetDefault(t *testing.T, vips []fleetVIP) {
 	l := newFleetLab(t, r.Hosts, "vfb", r.Profile, "info", fleetNice, vips)
 
 	// Cold start.
-	owners := l.fleetOwners(vips, 5*time.Minute)
+	l.fleetOwners(vips, 5*time.Minute)
 	r.ColdAgreed = time.Since(started)
 	t.Logf("cold start: every host agreed after %v", r.ColdAgreed.Round(time.Millisecond))
-	owners, r.PerHostMin, r.PerHostMax = l.fleetBalanced(vips, 5*time.Minute)
+	_, r.PerHostMin, r.PerHostMax = l.fleetBalanced(vips, 5*time.Minute)
 	r.ColdBalanced = time.Since(started)
 	t.Logf("balanced after %v: %d to %d VIPs per host", r.ColdBalanced.Round(time.Millisecond), r.PerHostMin, r.PerHostMax)
 	// Within 20 % is not the end of balancing: hosts go on moving units
 	// to their balanced targets. The wire and the crash need owners that
 	// stay put.
-	owners = l.fleetSettledOwners(vips, 5*time.Second, 3*time.Minute)
+	owners := l.fleetSettledOwners(vips, 5*time.Second, 3*time.Minute)
 	t.Logf("no VIP moved for 5 s after %v", time.Since(started).Round(time.Millisecond))
 	wrong := l.fleetWire(vips, owners)
 	r.WireWrong = len(wrong)
