@@ -434,8 +434,9 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 			// This host no longer watches the member (the ring changed):
 			// its heartbeats stopped on purpose, though the stopping ones
 			// may have been lost. Its silence is no death; its watchers
-			// judge it now. (An ex-watcher that took it for dead kept it
-			// dead for good and claimed its VIPs while it answered them.)
+			// judge it now. (An ex-watcher that took it for dead would
+			// keep it dead while memberlist shows it alive, and claim its
+			// VIPs while it answers them.)
 			r.last, r.silent, r.syncing = time.Time{}, false, false
 			continue
 		}

@@ -23,9 +23,8 @@ import (
 // the member counts as alive again. Two watchers must agree, so one link
 // that drops packets kills nobody for the rest of the cluster; notices that
 // come late, from hosts too busy to send them on time, do not bring the
-// dead member back for a moment (the fleet bench saw hosts flip between
-// the dead owner and the new one until memberlist decided, 4 s after a
-// crash on the fast profile).
+// dead member back for a moment, which would hand its VIPs back to it in
+// the views of the others until memberlist declared it dead (seconds).
 //
 // A host whose watchers change tells the ones it leaves with
 // releasingRounds stopping heartbeats, so they do not take the silence
