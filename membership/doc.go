@@ -136,7 +136,8 @@
 // vipd_gossip_rejoins_total, vipd_gossip_key_mismatches_total,
 // vipd_gossip_key_mismatch_peers, vipd_heartbeats_sent_total,
 // vipd_heartbeats_received_total, vipd_heartbeats_dropped_total,
-// vipd_heartbeat_deaths_total and vipd_heartbeat_silent_members.
+// vipd_heartbeat_deaths_total, vipd_heartbeat_silent_members and
+// vipd_heartbeat_late_loops_total.
 //
 // # Timing
 //

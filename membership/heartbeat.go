@@ -42,7 +42,12 @@ import (
 //     it to memberlist, which gets the leave message;
 //   - a receiver whose own loop woke late (the process was stalled, by the
 //     scheduler or a pause) judges nobody on that wake-up: the heartbeats may
-//     be waiting in its socket;
+//     be waiting in its socket; and before it judges a member quiet it asks
+//     the socket whether packets wait unread, and if so judges again once
+//     the read loop has run;
+//   - a host whose loop woke late lately judges with a longer timeout for a
+//     while (heartbeat_stress.go): the members it watches may have been
+//     starved of CPU with it;
 //   - a member that memberlist sees alive again after a death (a re-merge, a
 //     restart) starts unheard: only heartbeats received after that count.
 //
@@ -86,6 +91,9 @@ type heartbeatState struct {
 	// sealer seals and opens version 2 heartbeats; wire sends them.
 	sealer heartbeatSealer
 	wire   memberlist.NodeAwareTransport
+	// backlog reports packets waiting in the gossip socket, unread (nil:
+	// never).
+	backlog func() bool
 	// digest is this host's metadata digest (statedigest.go); pushed is
 	// the last one pushState sent.
 	digest atomic.Uint32
@@ -102,7 +110,7 @@ type heartbeatState struct {
 	reports      map[string]map[string]time.Time
 	deadByReport map[string]bool
 
-	sent, received, deaths, dropped atomic.Uint64
+	sent, received, deaths, dropped, stressed atomic.Uint64
 }
 
 // heartbeatTarget is a member heartbeats go to.
@@ -346,22 +354,30 @@ func (m *Membership) heartbeats() {
 	defer judge.Stop()
 	due := time.Now().Add(timeout)
 	var buf []byte
+	var stress loopStress
 	for {
 		var send bool
+		var ticked time.Time
 		select {
 		case <-m.done:
 			return
-		case <-tick.C:
+		case ticked = <-tick.C:
 			send = true
 		case <-judge.C:
 		}
 		now := time.Now()
+		if send && stress.tick(now, now.Sub(ticked), interval, timeout) {
+			m.hb.stressed.Add(1)
+			m.log.Info("this host's heartbeat loop woke late, so the host is short of CPU (see its load); until the loop runs on time it judges other members' silence with a longer timeout, and a crash takes longer to notice",
+				"late_by", now.Sub(ticked).Round(time.Millisecond), "timeout", stressFactor*timeout, "for_at_least", stressHold*timeout)
+		}
+		judging := stress.timeout(now, timeout)
 		// A wake-up this late means the process was stalled: the
 		// heartbeats may be waiting in the socket, so judge nobody.
-		late := now.Sub(due) > timeout/2
-		targets, next, quiet := m.heartbeatRound(now, timeout, late)
+		late := now.Sub(due) > judging/2
+		targets, next, quiet := m.heartbeatRound(now, judging, late)
 		if next.IsZero() {
-			next = now.Add(timeout)
+			next = now.Add(judging)
 		}
 		if !next.Equal(due) || !send {
 			judge.Stop()
@@ -425,6 +441,7 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 	}
 	var quiet []string
 	var next time.Time
+	backlog := unchecked
 	ring := h.ringLocked(m.name)
 	for name, r := range h.heard {
 		if r.last.IsZero() {
@@ -452,10 +469,26 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 			h.dirty = true
 			continue
 		}
-		if !r.silent && !late {
-			r.silent = true
-			quiet = append(quiet, name)
+		if r.silent || late {
+			continue
 		}
+		if backlog == unchecked {
+			backlog = notWaiting
+			if h.backlog != nil && h.backlog() {
+				backlog = waiting
+			}
+		}
+		if backlog == waiting {
+			// Its heartbeats may be among the packets not read yet (the
+			// read loop did not run since the process woke): judge again
+			// once it has.
+			if end := now.Add(backlogRetry); next.IsZero() || end.Before(next) {
+				next = end
+			}
+			continue
+		}
+		r.silent = true
+		quiet = append(quiet, name)
 	}
 	if h.dirty {
 		h.targets = h.targetsLocked(m.name)
@@ -496,6 +529,20 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 	return targets, next, len(quiet) > 0
 }
 
+// socketBacklog is what heartbeatRound learnt of the gossip socket: asked
+// only when a member is about to be judged quiet, once a round.
+type socketBacklog int
+
+const (
+	unchecked socketBacklog = iota
+	notWaiting
+	waiting
+)
+
+// backlogRetry is how soon a member whose judgement waited for unread
+// packets is judged again: long enough for the read loop to run.
+const backlogRetry = time.Millisecond
+
 // stopHeartbeats sends the stopping heartbeat to every member it sends to,
 // and stops sending: the others leave this host to memberlist.
 func (m *Membership) stopHeartbeats() {
@@ -518,12 +565,15 @@ type HeartbeatStats struct {
 	Deaths uint64
 	// Silent is the number of members counted dead now by heartbeat alone.
 	Silent int
+	// LateLoops counts the spells the loop judged with a longer timeout
+	// because it woke late (heartbeat_stress.go).
+	LateLoops uint64
 }
 
 // HeartbeatStats returns the heartbeat counts.
 func (m *Membership) HeartbeatStats() HeartbeatStats {
 	h := &m.hb
-	s := HeartbeatStats{Sent: h.sent.Load(), Received: h.received.Load(), Dropped: h.dropped.Load(), Deaths: h.deaths.Load()}
+	s := HeartbeatStats{Sent: h.sent.Load(), Received: h.received.Load(), Dropped: h.dropped.Load(), Deaths: h.deaths.Load(), LateLoops: h.stressed.Load()}
 	h.mu.Lock()
 	for _, r := range h.heard {
 		if r.silent {

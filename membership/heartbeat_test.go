@@ -179,3 +179,62 @@ func TestHeartbeatRule(t *testing.T) {
 		t.Errorf("dropped %d, want 1", st.Dropped)
 	}
 }
+
+// A member past its timeout is not judged while packets wait unread in the
+// gossip socket: its heartbeats may be among them. It is judged once they
+// have been read, soon after.
+func TestJudgingWaitsForUnreadPackets(t *testing.T) {
+	m := offlineWith(t, "s", "a")
+	timeout := m.timing.HeartbeatTimeout
+	unread := true
+	asked := 0
+	m.hb.backlog = func() bool { asked++; return unread }
+	m.receiveHeartbeat(append([]byte{heartbeatMagic, heartbeatVersion, 0}, "a"...))
+
+	now := time.Now().Add(2 * timeout)
+	_, next, quiet := m.heartbeatRound(now, timeout, false)
+	if quiet || !alive(m)["a"] {
+		t.Fatal("a member was judged quiet while packets waited unread in the socket")
+	}
+	if next.IsZero() || next.After(now.Add(10*time.Millisecond)) {
+		t.Errorf("next judgement at %v after the round, want within 10ms", next.Sub(now))
+	}
+	unread = false
+	if _, _, quiet := m.heartbeatRound(now.Add(backlogRetry), timeout, false); !quiet || alive(m)["a"] {
+		t.Error("the socket is read and the member still silent, yet it is not judged quiet")
+	}
+	// The socket is asked only when a member is about to be judged.
+	asked = 0
+	m.heartbeatRound(now.Add(2*backlogRetry), timeout, false)
+	if asked != 0 {
+		t.Errorf("the socket was asked %d times in a round that judged nobody", asked)
+	}
+}
+
+// A heartbeat loop that wakes late lengthens the timeout it judges with,
+// for a while; on-time ticks change nothing.
+func TestLateLoopLengthensTheTimeout(t *testing.T) {
+	const interval, timeout = 150 * time.Millisecond, 400 * time.Millisecond
+	var s loopStress
+	t0 := time.Now()
+	if s.tick(t0, interval/4, interval, timeout) || s.timeout(t0, timeout) != timeout {
+		t.Fatal("a tick a quarter interval late lengthened the timeout")
+	}
+	if !s.tick(t0, interval, interval, timeout) {
+		t.Error("a tick an interval late did not start a stressed spell")
+	}
+	if got := s.timeout(t0, timeout); got != stressFactor*timeout {
+		t.Errorf("timeout after a late tick %v, want %v", got, stressFactor*timeout)
+	}
+	later := t0.Add(stressHold * timeout / 2)
+	if s.tick(later, interval, interval, timeout) {
+		t.Error("a late tick within a stressed spell started another")
+	}
+	end := later.Add(stressHold * timeout)
+	if got := s.timeout(end.Add(-time.Millisecond), timeout); got != stressFactor*timeout {
+		t.Errorf("timeout before the spell ends %v, want %v", got, stressFactor*timeout)
+	}
+	if got := s.timeout(end, timeout); got != timeout {
+		t.Errorf("timeout once the spell ended %v, want %v", got, timeout)
+	}
+}

@@ -279,6 +279,7 @@ func New(opts Options) (*Membership, error) {
 		mc.Transport = opts.wrapTransport(nt)
 	}
 	m.hb.wire = mc.Transport.(memberlist.NodeAwareTransport)
+	m.hb.backlog = nt.backlog
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		_ = nt.Shutdown() // memberlist leaves a transport it did not make

@@ -18,6 +18,7 @@ import (
 //	vipd_heartbeats_dropped_total                 gossip user messages that were not heartbeats this version reads
 //	vipd_heartbeat_deaths_total                   times a member went quiet and was counted dead before gossip said so
 //	vipd_heartbeat_silent_members                 members gossip sees alive whose heartbeats stopped
+//	vipd_heartbeat_late_loops_total               times the heartbeat loop woke late and judged with a longer timeout
 func (m *Membership) Collector() prometheus.Collector { return collector{m} }
 
 type collector struct{ m *Membership }
@@ -35,11 +36,12 @@ var (
 	descHBDropped    = prometheus.NewDesc("vipd_heartbeats_dropped_total", "Gossip user messages dropped because they are no heartbeat this version reads.", nil, nil)
 	descHBDeaths     = prometheus.NewDesc("vipd_heartbeat_deaths_total", "Times a member gossip saw alive went quiet for the heartbeat timeout and was counted dead.", nil, nil)
 	descHBSilent     = prometheus.NewDesc("vipd_heartbeat_silent_members", "Members gossip sees alive whose heartbeats stopped; the election counts them dead.", nil, nil)
+	descHBLate       = prometheus.NewDesc("vipd_heartbeat_late_loops_total", "Times this host's heartbeat loop woke late (the host was short of CPU) and began judging other members' silence with a longer timeout.", nil, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDropped, descAlive, descMissing, descAttempts, descRejoins, descMismatches, descMismatchPeer,
-		descHBSent, descHBReceived, descHBDropped, descHBDeaths, descHBSilent} {
+		descHBSent, descHBReceived, descHBDropped, descHBDeaths, descHBSilent, descHBLate} {
 		ch <- d
 	}
 }
@@ -65,4 +67,5 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descHBDropped, prometheus.CounterValue, float64(hb.Dropped))
 	ch <- prometheus.MustNewConstMetric(descHBDeaths, prometheus.CounterValue, float64(hb.Deaths))
 	ch <- prometheus.MustNewConstMetric(descHBSilent, prometheus.GaugeValue, float64(hb.Silent))
+	ch <- prometheus.MustNewConstMetric(descHBLate, prometheus.CounterValue, float64(hb.LateLoops))
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"golang.org/x/sys/unix"
 )
 
 // transport is memberlist's network transport for vipd: the gossip port's
@@ -51,6 +52,11 @@ const udpRecvBuffer = 2 * 1024 * 1024
 // maxPacket is the largest UDP payload.
 const maxPacket = 65536
 
+// packetQueue is how many packets may wait for memberlist's handler: while
+// it works through a burst of gossip, the read loop goes on taking the
+// heartbeats behind them out of the socket.
+const packetQueue = 64
+
 // newTransport listens on bind:port (port 0: a free port, the same for TCP
 // and UDP) and hands heartbeats (heartbeat_wire.go) to heartbeat.
 func newTransport(bind string, port int, logf func(string, ...any), heartbeat func([]byte)) (*transport, error) {
@@ -77,7 +83,7 @@ func newTransport(bind string, port int, logf func(string, ...any), heartbeat fu
 	}
 	t := &transport{
 		tcp: tcp, udp: udp,
-		packets:   make(chan *memberlist.Packet),
+		packets:   make(chan *memberlist.Packet, packetQueue),
 		streams:   make(chan net.Conn),
 		logf:      logf,
 		heartbeat: heartbeat,
@@ -228,4 +234,18 @@ func (t *transport) read() {
 		}
 		t.packets <- &memberlist.Packet{Buf: bytes.Clone(buf[:n]), From: addr, Timestamp: now}
 	}
+}
+
+// backlog reports whether a packet is waiting in the UDP socket, not yet
+// read: a heartbeat may be among them.
+func (t *transport) backlog() bool {
+	rc, err := t.udp.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var waiting int
+	if rc.Control(func(fd uintptr) { waiting, err = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }) != nil || err != nil {
+		return false
+	}
+	return waiting > 0
 }
