@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,14 +119,11 @@ func (a *Agent) Run(ctx context.Context) {
 	for {
 		wake, cost := a.step(ctx, events)
 		events = events[:0]
-		if pause := stepPause(cost); pause > 0 {
-			// What changes meanwhile waits in the channels, and the next
-			// step takes it all at once.
-			select {
-			case <-ctx.Done():
-				return
-			case <-a.opts.Clock.After(pause):
-			}
+		if pause := stepPause(cost); pause > 0 && a.pause(ctx, pause) {
+			continue // the cluster changed meanwhile: step on it now
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		select {
 		case <-ctx.Done():
@@ -163,6 +161,47 @@ func stepPause(d time.Duration) time.Duration {
 		return 0
 	}
 	return min(stepPacing*d, stepPacingLimit)
+}
+
+// pause waits d after a costly step, and reports whether the cluster
+// changed meanwhile. What else changes waits in its channel, and the next
+// step takes it all at once. A member's death ends the pause at once: the
+// units it held need new owners now, and the pacing is for the flood of
+// news that follows, not for the one that starts it.
+func (a *Agent) pause(ctx context.Context, d time.Duration) (changed bool) {
+	over := a.opts.Clock.After(d)
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-over:
+			return changed
+		case <-a.opts.Cluster.Changes():
+			changed = true
+			a.mu.Lock()
+			before := a.members
+			a.mu.Unlock()
+			if memberDied(before, a.opts.Cluster.Members()) {
+				return true
+			}
+		}
+	}
+}
+
+// memberDied reports whether a member counted alive in before is dead, or
+// silent, or gone in now.
+func memberDied(before, now []membership.Member) bool {
+	alive := func(m membership.Member) bool { return m.State == membership.StateAlive && !m.Silent }
+	for _, b := range before {
+		if !alive(b) {
+			continue
+		}
+		i := slices.IndexFunc(now, func(m membership.Member) bool { return m.Name == b.Name })
+		if i < 0 || !alive(now[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // sleepFor is how long the loop may sleep when nothing happens.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,5 +305,89 @@ func TestCostlyStepsArePaced(t *testing.T) {
 		if got := stepPause(c.step); got != c.pause {
 			t.Errorf("stepPause(%v) = %v, want %v", c.step, got, c.pause)
 		}
+	}
+}
+
+// A member counted alive at the last step that is now dead, silent or gone
+// is a death; members that were dead already, or that merely changed, are
+// not.
+func TestMemberDied(t *testing.T) {
+	alive := func(name string) membership.Member {
+		return membership.Member{Name: name, State: membership.StateAlive}
+	}
+	silent := alive("b")
+	silent.Silent = true
+	dead := alive("b")
+	dead.State = membership.StateDead
+	drained := alive("b")
+	drained.Drained = true
+	before := []membership.Member{alive("a"), alive("b")}
+	for _, c := range []struct {
+		name string
+		now  []membership.Member
+		want bool
+	}{
+		{"nothing changed", []membership.Member{alive("a"), alive("b")}, false},
+		{"b drained", []membership.Member{alive("a"), drained}, false},
+		{"a member joined", []membership.Member{alive("a"), alive("b"), alive("c")}, false},
+		{"b silent", []membership.Member{alive("a"), silent}, true},
+		{"b dead", []membership.Member{alive("a"), dead}, true},
+		{"b gone", []membership.Member{alive("a")}, true},
+	} {
+		if got := memberDied(before, c.now); got != c.want {
+			t.Errorf("%s: memberDied = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if memberDied([]membership.Member{alive("a"), dead}, []membership.Member{alive("a"), dead}) {
+		t.Error("a member dead at the last step died again")
+	}
+}
+
+// membersCluster is a loneCluster whose members a test sets.
+type membersCluster struct {
+	*loneCluster
+	mu      sync.Mutex
+	members []membership.Member
+}
+
+func (c *membersCluster) Members() []membership.Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.members)
+}
+
+// stoppedClock's timers never fire.
+type stoppedClock struct{}
+
+func (stoppedClock) Now() time.Time                       { return time.Unix(0, 0) }
+func (stoppedClock) After(time.Duration) <-chan time.Time { return nil }
+
+// The pause after a costly step lasts while only news comes, and ends at
+// once when a member dies.
+func TestAMemberDeathEndsThePause(t *testing.T) {
+	cfg := &config.Config{NodeName: "h1"}
+	alive := []membership.Member{{Name: "h1", State: membership.StateAlive}, {Name: "h2", State: membership.StateAlive}}
+	c := &membersCluster{loneCluster: newLoneCluster(cfg), members: alive}
+	a := &Agent{opts: Options{Clock: stoppedClock{}, Cluster: c}, members: alive}
+	ended := make(chan bool)
+	go func() { ended <- a.pause(t.Context(), time.Hour) }()
+
+	c.changes <- struct{}{} // news, nobody died
+	select {
+	case <-ended:
+		t.Fatal("the pause ended on news of no death")
+	case <-time.After(50 * time.Millisecond):
+	}
+	c.mu.Lock()
+	c.members = []membership.Member{alive[0], {Name: "h2", State: membership.StateDead}}
+	c.mu.Unlock()
+	c.changes <- struct{}{}
+	select {
+	case changed := <-ended:
+		if !changed {
+			t.Error("the pause ended on a death but does not say the cluster changed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a member died and the pause goes on")
 	}
 }

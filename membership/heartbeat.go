@@ -82,6 +82,9 @@ type heartbeatState struct {
 	// state changes (dirty).
 	targets []heartbeatTarget
 	dirty   bool
+	// ring is the watch ring (ringLocked), nil when a member's state
+	// changed since it was built.
+	ring []string
 	// stopped: Leave sent the stopping heartbeat; send no more.
 	stopped bool
 
@@ -182,18 +185,18 @@ func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, stat
 	}
 	if r.node == nil || !r.node.Addr.Equal(addr) || r.node.Port != port {
 		r.node = &memberlist.Node{Name: name, Addr: append(net.IP(nil), addr...), Port: port}
-		h.dirty = true
+		h.changedLocked()
 	}
 	if r.alive != alive {
 		r.alive = alive
 		r.last, r.silent, r.syncing = time.Time{}, false, false
 		r.announcedAt = time.Time{}
 		delete(h.reports, name)
-		h.dirty = true
+		h.changedLocked()
 	}
 	if r.raw != raw || r.digests != digests {
 		r.raw, r.digests = raw, digests
-		h.dirty = true
+		h.changedLocked()
 	}
 	r.metaDigest = metaDigest
 	r.refreshPending(time.Now())
@@ -203,7 +206,7 @@ func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, stat
 func (m *Membership) heartbeatForget(name string) {
 	m.hb.mu.Lock()
 	delete(m.hb.heard, name)
-	m.hb.dirty = true
+	m.hb.changedLocked()
 	m.hb.mu.Unlock()
 }
 
@@ -284,7 +287,7 @@ func (m *Membership) heardHeartbeat(flags byte, name []byte) {
 		// are sent to (watchring.go), and the next round forgets last.
 		if r != nil && flags&flagStopping == 0 {
 			if r.last.IsZero() {
-				h.dirty = true
+				h.changedLocked()
 			}
 			r.last = now
 		}
@@ -466,7 +469,7 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 		if !r.alive {
 			// A dead member that sent heartbeats stopped: stop sending.
 			r.last = time.Time{}
-			h.dirty = true
+			h.changedLocked()
 			continue
 		}
 		if r.silent || late {

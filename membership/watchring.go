@@ -41,8 +41,11 @@ const (
 )
 
 // ringLocked returns the names of the members memberlist sees alive and
-// this host's, sorted. hb.mu is held.
+// this host's, sorted; callers do not change it. hb.mu is held.
 func (h *heartbeatState) ringLocked(self string) []string {
+	if h.ring != nil {
+		return h.ring
+	}
 	ring := []string{self}
 	for name, r := range h.heard {
 		if r.alive && r.node != nil && name != self {
@@ -50,7 +53,15 @@ func (h *heartbeatState) ringLocked(self string) []string {
 		}
 	}
 	slices.Sort(ring)
+	h.ring = ring
 	return ring
+}
+
+// changedLocked notes that a member's state changed: the ring and the
+// targets are built again. hb.mu is held.
+func (h *heartbeatState) changedLocked() {
+	h.dirty = true
+	h.ring = nil
 }
 
 // watchersOf returns the watchersPerHost members after name in ring (fewer
