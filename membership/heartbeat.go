@@ -95,8 +95,9 @@ type heartbeatState struct {
 	sealer heartbeatSealer
 	wire   memberlist.NodeAwareTransport
 	// backlog reports packets waiting in the gossip socket, unread (nil:
-	// never).
-	backlog func() bool
+	// never); backlogSince is when judging began to wait for them.
+	backlog      func() bool
+	backlogSince time.Time
 	// digest is this host's metadata digest (statedigest.go); pushed is
 	// the last one pushState sent.
 	digest atomic.Uint32
@@ -476,10 +477,7 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 			continue
 		}
 		if backlog == unchecked {
-			backlog = notWaiting
-			if h.backlog != nil && h.backlog() {
-				backlog = waiting
-			}
+			backlog = h.backlogLocked(now, timeout)
 		}
 		if backlog == waiting {
 			// Its heartbeats may be among the packets not read yet (the
@@ -492,6 +490,9 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 		}
 		r.silent = true
 		quiet = append(quiet, name)
+	}
+	if backlog != waiting {
+		h.backlogSince = time.Time{}
 	}
 	if h.dirty {
 		h.targets = h.targetsLocked(m.name)
@@ -545,6 +546,22 @@ const (
 // backlogRetry is how soon a member whose judgement waited for unread
 // packets is judged again: long enough for the read loop to run.
 const backlogRetry = time.Millisecond
+
+// backlogLocked asks the socket whether packets wait unread. Packets that
+// stay unread for a whole timeout (a read loop stuck behind memberlist's
+// handler) hold judgement back no longer. hb.mu is held.
+func (h *heartbeatState) backlogLocked(now time.Time, timeout time.Duration) socketBacklog {
+	if h.backlog == nil || !h.backlog() {
+		return notWaiting
+	}
+	if h.backlogSince.IsZero() {
+		h.backlogSince = now
+	}
+	if now.Sub(h.backlogSince) >= timeout {
+		return notWaiting
+	}
+	return waiting
+}
 
 // stopHeartbeats sends the stopping heartbeat to every member it sends to,
 // and stops sending: the others leave this host to memberlist.

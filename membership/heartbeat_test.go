@@ -203,6 +203,20 @@ func TestJudgingWaitsForUnreadPackets(t *testing.T) {
 	if _, _, quiet := m.heartbeatRound(now.Add(backlogRetry), timeout, false); !quiet || alive(m)["a"] {
 		t.Error("the socket is read and the member still silent, yet it is not judged quiet")
 	}
+	// Packets that stay unread for a whole timeout hold judgement back no
+	// longer.
+	m.hb.mu.Lock() // heard again (offline: by hand)
+	m.hb.heard["a"].silent, m.hb.heard["a"].last = false, time.Now()
+	m.hb.mu.Unlock()
+	unread = true
+	stuck := time.Now().Add(2 * timeout)
+	if _, _, quiet := m.heartbeatRound(stuck, timeout, false); quiet {
+		t.Fatal("judged quiet at once while packets waited unread")
+	}
+	if _, _, quiet := m.heartbeatRound(stuck.Add(timeout), timeout, false); !quiet {
+		t.Error("packets unread for a whole timeout still hold the judgement back")
+	}
+	unread = false
 	// The socket is asked only when a member is about to be judged.
 	asked = 0
 	m.heartbeatRound(now.Add(2*backlogRetry), timeout, false)
