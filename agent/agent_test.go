@@ -343,14 +343,20 @@ func TestMemberDied(t *testing.T) {
 	}
 }
 
-// membersCluster is a loneCluster whose members a test sets.
+// membersCluster is a loneCluster whose members a test sets; asked gets a
+// token each time Members is called.
 type membersCluster struct {
 	*loneCluster
 	mu      sync.Mutex
 	members []membership.Member
+	asked   chan struct{}
 }
 
 func (c *membersCluster) Members() []membership.Member {
+	select {
+	case c.asked <- struct{}{}:
+	default:
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.members)
@@ -367,21 +373,27 @@ func (stoppedClock) After(time.Duration) <-chan time.Time { return nil }
 func TestAMemberDeathEndsThePause(t *testing.T) {
 	cfg := &config.Config{NodeName: "h1"}
 	alive := []membership.Member{{Name: "h1", State: membership.StateAlive}, {Name: "h2", State: membership.StateAlive}}
-	c := &membersCluster{loneCluster: newLoneCluster(cfg), members: alive}
+	c := &membersCluster{loneCluster: newLoneCluster(cfg), members: alive, asked: make(chan struct{}, 1)}
 	a := &Agent{opts: Options{Clock: stoppedClock{}, Cluster: c}, members: alive}
-	ended := make(chan bool)
+	ended := make(chan bool, 1)
 	go func() { ended <- a.pause(t.Context(), time.Hour) }()
 
 	c.changes <- struct{}{} // news, nobody died
 	select {
-	case <-ended:
-		t.Fatal("the pause ended on news of no death")
-	case <-time.After(50 * time.Millisecond):
+	case <-c.asked: // the pause has read the members as they were
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pause did not look at the members when news came")
 	}
 	c.mu.Lock()
 	c.members = []membership.Member{alive[0], {Name: "h2", State: membership.StateDead}}
 	c.mu.Unlock()
-	c.changes <- struct{}{}
+	// A pause still going takes the next news; one that ended on the
+	// first does not.
+	select {
+	case c.changes <- struct{}{}:
+	case <-ended:
+		t.Fatal("the pause ended on news of no death")
+	}
 	select {
 	case changed := <-ended:
 		if !changed {

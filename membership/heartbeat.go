@@ -197,7 +197,7 @@ func (m *Membership) heartbeatMember(name string, addr net.IP, port uint16, stat
 	}
 	if r.raw != raw || r.digests != digests {
 		r.raw, r.digests = raw, digests
-		h.changedLocked()
+		h.dirty = true
 	}
 	r.metaDigest = metaDigest
 	r.refreshPending(time.Now())
@@ -288,7 +288,7 @@ func (m *Membership) heardHeartbeat(flags byte, name []byte) {
 		// are sent to (watchring.go), and the next round forgets last.
 		if r != nil && flags&flagStopping == 0 {
 			if r.last.IsZero() {
-				h.changedLocked()
+				h.dirty = true
 			}
 			r.last = now
 		}
@@ -470,7 +470,7 @@ func (m *Membership) heartbeatRound(now time.Time, timeout time.Duration, late b
 		if !r.alive {
 			// A dead member that sent heartbeats stopped: stop sending.
 			r.last = time.Time{}
-			h.changedLocked()
+			h.dirty = true
 			continue
 		}
 		if r.silent || late {

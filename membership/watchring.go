@@ -57,8 +57,9 @@ func (h *heartbeatState) ringLocked(self string) []string {
 	return ring
 }
 
-// changedLocked notes that a member's state changed: the ring and the
-// targets are built again. hb.mu is held.
+// changedLocked notes that a member came, went, moved or changed between
+// alive and not: the ring and the targets are built again. (What changes
+// only the targets sets hb.dirty alone.) hb.mu is held.
 func (h *heartbeatState) changedLocked() {
 	h.dirty = true
 	h.ring = nil
