@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"hash/maphash"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -56,6 +57,9 @@ func (b *balancer) look(view election.View, now time.Time) {
 	hosts := slices.Clone(view.Hosts)
 	slices.SortFunc(hosts, func(a, c election.Host) int { return strings.Compare(a.Name, c.Name) })
 	var word [8]byte
+	// Hosts that pass every unit share one Passing set (membership), so
+	// each distinct set is summed once.
+	sums := map[uintptr]uint64{}
 	for _, host := range hosts {
 		h.Write([]byte(host.Name))
 		flags := []byte{0, 0}
@@ -68,9 +72,13 @@ func (b *balancer) look(view election.View, now time.Time) {
 		h.Write(flags)
 		// A sum of the keys' hashes, in no order: sorting 1000 keys of
 		// every host at every step cost more than the election.
-		var passing uint64
-		for k := range host.Passing {
-			passing += maphash.String(pictureSeed, k)
+		id := reflect.ValueOf(host.Passing).Pointer()
+		passing, ok := sums[id]
+		if !ok {
+			for k := range host.Passing {
+				passing += maphash.String(pictureSeed, k)
+			}
+			sums[id] = passing
 		}
 		binary.LittleEndian.PutUint64(word[:], passing)
 		h.Write(word[:])

@@ -75,6 +75,9 @@ func (m *Machine) facts(v config.VIP, members []membership.Member, now time.Time
 	if !u.Eligible {
 		f.checkReason = u.Reason
 	}
+	if len(m.conflicts) == 0 {
+		return f
+	}
 	if c, ok := m.conflicts[v.Address.Addr().String()]; ok {
 		if now.Sub(c.at) > conflictHold {
 			delete(m.conflicts, v.Address.Addr().String())

@@ -29,6 +29,12 @@ type sim struct {
 	start time.Time
 	now   time.Time
 	hosts map[string]*simHost
+	// knownMaps holds one Known map per set of definitions, shared by the
+	// hosts that have it, as membership shares them.
+	knownMaps map[string]map[string]election.Fingerprint
+	// allSets holds, per Known map, one set of all its keys, which stands
+	// for every host passing every unit, as membership shares it.
+	allSets map[string]election.KeySet
 	// log collects what happened since the last command printed it.
 	log []string
 }
@@ -69,6 +75,11 @@ type simHost struct {
 	unannounced bool
 	// moves counts the times the host started answering for each VIP.
 	moves map[string]int
+	// known is the Known map of knownOf, the config it was made from, and
+	// knownKey the definitions it holds, written out.
+	known    map[string]election.Fingerprint
+	knownOf  *config.Config
+	knownKey string
 }
 
 type stampedLocal struct {
@@ -77,7 +88,7 @@ type stampedLocal struct {
 }
 
 func newSim(t testing.TB, yaml string, names []string) *sim {
-	s := &sim{t: t, start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), hosts: map[string]*simHost{}}
+	s := &sim{t: t, start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), hosts: map[string]*simHost{}, knownMaps: map[string]map[string]election.Fingerprint{}, allSets: map[string]election.KeySet{}}
 	s.now = s.start
 	for i, n := range names {
 		h := &simHost{name: n, mac: net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}, health: map[string]health.UnitStatus{}, moves: map[string]int{}}
@@ -157,11 +168,47 @@ func (s *sim) view(h *simHost) election.View {
 		seen := s.seen(h, g)
 		hosts = append(hosts, election.Host{
 			Name: n, Alive: s.gossips(h, g), Drained: seen.Drained,
-			Known:   election.Fingerprints(membership.UnitsFromConfig(g.cfg.VIPs)),
-			Passing: maps.Clone(seen.Passing), Holds: maps.Clone(seen.Holds),
+			Known:   s.knownOf(g),
+			Passing: s.passingOf(g, seen.Passing), Holds: maps.Clone(seen.Holds),
 		})
 	}
 	return election.View{Hosts: hosts, Units: membership.UnitsFromConfig(h.cfg.VIPs)}
+}
+
+// knownOf returns the Known map of g's config: the same map for every host
+// whose definitions are the same, as membership gives them.
+func (s *sim) knownOf(g *simHost) map[string]election.Fingerprint {
+	if g.knownOf != g.cfg {
+		known := election.Fingerprints(membership.UnitsFromConfig(g.cfg.VIPs))
+		key := fmt.Sprint(known) // fmt prints a map's keys in order
+		if shared, ok := s.knownMaps[key]; ok {
+			known = shared
+		} else {
+			s.knownMaps[key] = known
+		}
+		g.known, g.knownOf, g.knownKey = known, g.cfg, key
+	}
+	return g.known
+}
+
+// passingOf returns g's passing set as membership gives it: one set shared
+// by every host with g's definitions that passes every unit, else a copy.
+func (s *sim) passingOf(g *simHost, passing election.KeySet) election.KeySet {
+	known := s.knownOf(g)
+	if len(passing) != len(known) {
+		return maps.Clone(passing)
+	}
+	for k := range known {
+		if !passing.Has(k) {
+			return maps.Clone(passing)
+		}
+	}
+	all, ok := s.allSets[g.knownKey]
+	if !ok {
+		all = maps.Clone(passing)
+		s.allSets[g.knownKey] = all
+	}
+	return all
 }
 
 // seen is what h knows of g's published state: all of it but what g

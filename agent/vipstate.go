@@ -53,7 +53,8 @@ func vipState(self string, d election.Decision, f unitFacts) (api.Health, api.Ro
 	case own == election.ConfigDiffers || own == election.UnknownUnit:
 		reason = fmt.Sprintf("this host's config for it differs from the cluster's; %s owns it (%s)", d.Owner, d.Reason)
 	default:
-		reason = fmt.Sprintf("%s owns it (%s)", d.Owner, d.Reason)
+		// Not Sprintf: this runs for every VIP at every step.
+		reason = d.Owner + " owns it (" + d.Reason.String() + ")"
 	}
 	if f.blocked != "" && !f.announced && !strings.Contains(reason, f.blocked) {
 		reason = f.blocked + "; " + reason

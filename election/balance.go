@@ -17,48 +17,60 @@ package election
 type balanceItem struct {
 	decision int // index in the decisions
 	key      string
-	cands    []string // balance candidates, in no order
+	cands    []balanceCandidate // in no order
 }
 
-// setBalanced fills Decision.Balanced for every item.
-func setBalanced(ds Decisions, items []balanceItem) {
-	hosts := map[string]bool{}
+// balanceCandidate is a balance candidate by its index in the members,
+// with its rendezvous score for the unit once scored is set. It holds no
+// pointer, so a fleet's 24,000 of them cost the garbage collector nothing.
+type balanceCandidate struct {
+	member int32
+	scored bool
+	score  uint64
+}
+
+// setBalanced fills Decision.Balanced for every item; members are the
+// hosts the candidates index.
+func setBalanced(ds Decisions, items []balanceItem, members []member) {
+	inPlay := make([]bool, len(members))
+	hosts := 0
 	for _, it := range items {
 		for _, c := range it.cands {
-			hosts[c] = true
+			if !inPlay[c.member] {
+				inPlay[c.member] = true
+				hosts++
+			}
 		}
 	}
-	if len(hosts) == 0 {
+	if hosts == 0 {
 		return
 	}
-	share := (len(items) + len(hosts) - 1) / len(hosts)
-	load := make(map[string]int, len(hosts))
-	type scored struct {
-		name  string
-		score uint64
-	}
+	share := (len(items) + hosts - 1) / hosts
+	load := make([]int, len(members))
 	// Hash order: the higher score first, the smaller name on a tie.
-	before := func(a, b scored) bool {
-		return a.score > b.score || (a.score == b.score && a.name < b.name)
+	before := func(a, b *balanceCandidate) bool {
+		return a.score > b.score || (a.score == b.score && members[a.member].Name < members[b.member].Name)
 	}
 	for _, it := range items {
 		scores := scorerOf(it.key)
-		var first, firstFree scored
-		free := false
-		for i, c := range it.cands {
-			sc := scored{c, scores.score(c)}
-			if i == 0 || before(sc, first) {
-				first = sc
+		var first, firstFree *balanceCandidate
+		for i := range it.cands {
+			c := &it.cands[i]
+			if !c.scored {
+				c.score, c.scored = scores.score(members[c.member].Name), true
 			}
-			if load[c] < share && (!free || before(sc, firstFree)) {
-				firstFree, free = sc, true
+			if first == nil || before(c, first) {
+				first = c
+			}
+			if load[c.member] < share && (firstFree == nil || before(c, firstFree)) {
+				firstFree = c
 			}
 		}
-		target := first.name
-		if free {
-			target = firstFree.name
+		target := first
+		if firstFree != nil {
+			target = firstFree
 		}
-		load[target]++
-		ds[it.decision].Balanced = target
+		load[target.member]++
+		ds[it.decision].Balanced = members[target.member].Name
 	}
 }

@@ -14,8 +14,12 @@ import (
 func Decide(view View) Decisions {
 	units := slices.Clone(view.Units)
 	slices.SortStableFunc(units, func(a, b Unit) int { return cmp.Compare(a.Key, b.Key) })
-	d := decider{members: membersByName(view.Hosts)}
-	facts := readFacts(d.members, units)
+	d := decider{members: membersByName(view.Hosts), units: len(units)}
+	cols := readFacts(d.members, units)
+	// One backing array for every decision's host list: a unit each would be
+	// a thousand allocations a step in a fleet.
+	hosts := make([]HostStatus, len(units)*len(d.members))
+	facts := make([]hostFacts, len(d.members))
 
 	decisions := make(Decisions, 0, len(units))
 	for i := 0; i < len(units); {
@@ -26,7 +30,11 @@ func Decide(view View) Decisions {
 		if same > 1 {
 			decisions = append(decisions, Decision{Key: units[i].Key, Reason: ReasonDuplicateUnit})
 		} else {
-			dec := d.decide(units[i], facts[i])
+			for j := range facts {
+				facts[j] = cols[j].at(i)
+			}
+			n := len(d.members)
+			dec := d.decide(units[i], facts, hosts[i*n:(i+1)*n:(i+1)*n])
 			if len(d.balance) > 0 {
 				d.items = append(d.items, balanceItem{decision: len(decisions), key: dec.Key, cands: d.balance})
 			}
@@ -34,32 +42,41 @@ func Decide(view View) Decisions {
 		}
 		i += same
 	}
-	setBalanced(decisions, d.items)
+	setBalanced(decisions, d.items, d.members)
 	return decisions
 }
 
 // decider decides one unit after another over the same members.
 type decider struct {
 	members []member
+	units   int // how many units there are
 	// eligible and holders are scratch space, reused for every unit.
 	eligible, holders []candidate
 	// balance are the balance candidates of the unit just decided (nil
-	// when no holder keeps it); items collects them for setBalanced.
-	balance []string
+	// when no holder keeps it), a window of pool; items collects them for
+	// setBalanced.
+	balance []balanceCandidate
+	pool    []balanceCandidate
 	items   []balanceItem
 }
 
-// candidate is an eligible host as the owner rules compare them.
+// candidate is an eligible host as the owner rules compare them. score is
+// its rendezvous score for the unit, once scored is set: Decide scores a
+// host at most once per unit, for the owner and its balanced host alike.
 type candidate struct {
 	name     string
+	member   int // index in decider.members
 	priority int
 	holds    bool
+	scored   bool
+	score    uint64
 }
 
-// decide decides unit u; facts holds what each member says about it.
-func (d *decider) decide(u Unit, facts []hostFacts) Decision {
+// decide decides unit u; facts holds what each member says about it, and
+// hosts, as long as the members, receives their eligibility.
+func (d *decider) decide(u Unit, facts []hostFacts, hosts []HostStatus) Decision {
 	fp := u.Fingerprint()
-	out := Decision{Key: u.Key, VIPs: sortedUnique(u.VIPs), Hosts: make([]HostStatus, len(d.members))}
+	out := Decision{Key: u.Key, VIPs: sortedUnique(u.VIPs), Hosts: hosts}
 
 	d.eligible = d.eligible[:0]
 	d.balance = nil
@@ -69,7 +86,7 @@ func (d *decider) decide(u Unit, facts []hostFacts) Decision {
 		out.Hosts[j] = HostStatus{Host: m.Name, Eligibility: e}
 		furthest = max(furthest, e)
 		if e == Eligible {
-			d.eligible = append(d.eligible, candidate{name: m.Name, priority: u.priorityOf(m.Name), holds: facts[j].holds})
+			d.eligible = append(d.eligible, candidate{name: m.Name, member: j, priority: u.priorityOf(m.Name), holds: facts[j].holds})
 		}
 	}
 
@@ -110,42 +127,52 @@ func (d *decider) chooseOwner(u Unit) (string, Reason) {
 	if len(d.holders) > 1 {
 		reason = ReasonSplitResolved
 	}
+	// The candidates go to a pool shared by every unit, sized once: a
+	// slice per unit would be a thousand allocations a step in a fleet.
+	if d.pool == nil {
+		d.pool = make([]balanceCandidate, 0, d.units*len(d.members))
+	}
+	start := len(d.pool)
 	for _, c := range d.eligible {
 		if c.priority == keeper.priority {
-			d.balance = append(d.balance, c.name)
+			d.pool = append(d.pool, balanceCandidate{member: int32(c.member), scored: c.scored, score: c.score})
 		}
 	}
+	d.balance = d.pool[start:len(d.pool):len(d.pool)]
 	return keeper.name, reason
 }
 
 // bestOf returns the candidate with the highest priority; among equals, the
 // one with the highest rendezvous score for key, and if scores collide, the
 // first by name, so exactly one wins. Scores are only computed when priority
-// alone does not decide.
+// alone does not decide, and are kept in cs for later use.
 func bestOf(key string, cs []candidate) candidate {
-	top, atTop := cs[0], 1
-	for _, c := range cs[1:] {
+	top, atTop := 0, 1
+	for i := 1; i < len(cs); i++ {
 		switch {
-		case c.priority > top.priority:
-			top, atTop = c, 1
-		case c.priority == top.priority:
+		case cs[i].priority > cs[top].priority:
+			top, atTop = i, 1
+		case cs[i].priority == cs[top].priority:
 			atTop++
 		}
 	}
 	if atTop == 1 {
-		return top
+		return cs[top]
 	}
 
 	scores := scorerOf(key)
-	best, bestScore := top, scores.score(top.name)
-	for _, c := range cs {
-		if c.priority != top.priority || c.name == top.name {
+	best := -1
+	for i := range cs {
+		c := &cs[i]
+		if c.priority != cs[top].priority {
 			continue
 		}
-		s := scores.score(c.name)
-		if s > bestScore || (s == bestScore && c.name < best.name) {
-			best, bestScore = c, s
+		if !c.scored {
+			c.score, c.scored = scores.score(c.name), true
+		}
+		if best < 0 || c.score > cs[best].score || (c.score == cs[best].score && c.name < cs[best].name) {
+			best = i
 		}
 	}
-	return best
+	return cs[best]
 }

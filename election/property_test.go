@@ -2,6 +2,7 @@ package election
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -169,6 +170,35 @@ func TestPropertyOrderDoesNotMatter(t *testing.T) {
 		}
 		if diff := cmp.Diff(Decide(v), Decide(shuffled)); diff != "" {
 			t.Fatalf("decisions depend on order (-original +shuffled):\n%s", diff)
+		}
+	})
+}
+
+// Decide reads a map that several hosts share once for all of them
+// (readFacts); sharing must not change what it decides.
+func TestPropertySharedMapsDecideAsCopies(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		v := genView(t, rapid.Bool().Draw(t, "mixed configs"))
+		shared := View{Units: v.Units, Hosts: slices.Clone(v.Hosts)}
+		for i := 1; i < len(shared.Hosts); i++ {
+			h, prev := &shared.Hosts[i], shared.Hosts[i-1]
+			if chance(t, 50, "share known") {
+				h.Known = prev.Known
+			}
+			if chance(t, 50, "share passing") {
+				h.Passing = prev.Passing
+			}
+			if chance(t, 30, "share holds") {
+				h.Holds = prev.Holds
+			}
+		}
+		copied := View{Units: v.Units, Hosts: slices.Clone(shared.Hosts)}
+		for i := range copied.Hosts {
+			h := &copied.Hosts[i]
+			h.Known, h.Passing, h.Holds = maps.Clone(h.Known), maps.Clone(h.Passing), maps.Clone(h.Holds)
+		}
+		if diff := cmp.Diff(Decide(copied), Decide(shared)); diff != "" {
+			t.Fatalf("decisions differ when hosts share maps (-copies +shared):\n%s", diff)
 		}
 	})
 }

@@ -53,7 +53,11 @@ type unitList struct {
 	keys  []string // sorted, unique
 	known map[string]election.Fingerprint
 	index map[string]int
-	fp    ConfigFingerprint
+	// all holds every key. keySet hands it out for every host that passes
+	// every unit, the usual case, so those hosts share one set, which the
+	// election then reads once instead of once per host.
+	all election.KeySet
+	fp  ConfigFingerprint
 }
 
 // newUnitList builds the list from keys and their definitions. Keys must be
@@ -63,6 +67,7 @@ func newUnitList(keys []string, fps []election.Fingerprint) *unitList {
 		keys:  keys,
 		known: make(map[string]election.Fingerprint, len(keys)),
 		index: make(map[string]int, len(keys)),
+		all:   election.NewKeySet(keys...),
 	}
 	h := sha256.New()
 	h.Write([]byte("vipd/membership/units/v1\x00"))
@@ -119,8 +124,25 @@ func (l *unitList) bits(set election.KeySet) []int {
 	return idx
 }
 
+// isAll reports whether idx lists every index of the list, in order.
+func (l *unitList) isAll(idx []int) bool {
+	if len(idx) != len(l.keys) {
+		return false
+	}
+	for i, v := range idx {
+		if v != i {
+			return false
+		}
+	}
+	return true
+}
+
 // keySet returns the keys at the indexes idx, which are all below len(l.keys).
+// The set is shared when it holds every key: read it, never change it.
 func (l *unitList) keySet(idx []int) election.KeySet {
+	if l.isAll(idx) {
+		return l.all
+	}
 	s := make(election.KeySet, len(idx))
 	for _, i := range idx {
 		s[l.keys[i]] = struct{}{}
