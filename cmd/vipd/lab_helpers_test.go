@@ -31,12 +31,16 @@ const (
 	labProbe = 10 * time.Millisecond
 )
 
+// binariesDir is where binaries built them, removed by TestMain.
+var binariesDir string
+
 // binaries builds vipd and vipctl once per test binary.
 var binaries = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "vipd-lab-bin-")
 	if err != nil {
 		return "", err
 	}
+	binariesDir = dir
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = "/usr/local/go/bin/go"
@@ -49,6 +53,15 @@ var binaries = sync.OnceValues(func() (string, error) {
 	}
 	return dir, nil
 })
+
+// TestMain removes the binaries the lab tests built (60 MB a run).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binariesDir != "" {
+		os.RemoveAll(binariesDir)
+	}
+	os.Exit(code)
+}
 
 // vipdLab is a lab whose hosts each run vipd and nginx, with a client.
 type vipdLab struct {
