@@ -50,15 +50,9 @@ func (h *handoff) desired(self string, view election.View, ds election.Decisions
 // because it is drained or another host won: a host whose config differs or
 // whose node list leaves it out must let go at once.
 func canServe(self string, d election.Decision) bool {
-	for _, s := range d.Hosts {
-		if s.Host != self {
-			continue
-		}
-		switch s.Eligibility {
-		case election.Eligible, election.Drained:
-			return true
-		}
-		return false
+	switch d.EligibilityOf(self) {
+	case election.Eligible, election.Drained:
+		return true
 	}
 	return false
 }

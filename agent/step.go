@@ -138,8 +138,13 @@ func (m *Machine) Step(in Input) Plan {
 		}
 	}
 	m.forgetMemberConflicts(in.Members)
-	passing := election.NewKeySet()
-	m.units = map[string]health.UnitStatus{}
+	passing := make(election.KeySet, len(in.Health))
+	// Refilled, not remade: with a thousand units a new map every step is
+	// most of what the step allocates besides the election.
+	if m.units == nil {
+		m.units = make(map[string]health.UnitStatus, len(in.Health))
+	}
+	clear(m.units)
 	for _, u := range in.Health {
 		m.units[u.Unit] = u
 		if u.Eligible {

@@ -32,7 +32,7 @@ type unitFacts struct {
 // reason that status shows.
 func vipState(self string, d election.Decision, f unitFacts) (api.Health, api.Role, string) {
 	health, role, reason := api.HealthOK, roleOf(self, d, f), ""
-	own := eligibilityOf(d, self)
+	own := d.EligibilityOf(self)
 	switch {
 	case f.announced && f.standingBack:
 		reason = "another member won it on the LAN; standing by"
@@ -78,7 +78,7 @@ func roleOf(self string, d election.Decision, f unitFacts) api.Role {
 	case f.blocked != "":
 		return api.RoleUnhealthy
 	}
-	switch eligibilityOf(d, self) {
+	switch d.EligibilityOf(self) {
 	case election.Drained:
 		return api.RoleDrained
 	case election.NotInNodeList:
@@ -94,7 +94,7 @@ func roleOf(self string, d election.Decision, f unitFacts) api.Role {
 // could own it: h1: check web: GET ...: connection refused; h2: drained".
 func noOwnerDetail(d election.Decision, self string, f unitFacts) string {
 	var parts []string
-	for _, h := range d.Hosts {
+	for _, h := range d.Statuses() {
 		parts = append(parts, h.Host+": "+hostReason(h, self, f))
 	}
 	if len(parts) == 0 {
@@ -124,15 +124,6 @@ func hostReason(h election.HostStatus, self string, f unitFacts) string {
 	return "one or more of checks " + strings.Join(f.checks, ", ") + " failing there"
 }
 
-func eligibilityOf(d election.Decision, host string) election.Eligibility {
-	for _, h := range d.Hosts {
-		if h.Host == host {
-			return h.Eligibility
-		}
-	}
-	return election.NotAlive
-}
-
 func orNobody(owner string) string {
 	if owner == "" {
 		return "nobody"
@@ -143,7 +134,7 @@ func orNobody(owner string) string {
 // hostEligibility turns a decision's host list into status rows.
 func hostEligibility(d election.Decision, self string, f unitFacts) []api.HostEligibility {
 	rows := make([]api.HostEligibility, 0, len(d.Hosts))
-	for _, h := range d.Hosts {
+	for _, h := range d.Statuses() {
 		reason := ""
 		if h.Eligibility != election.Eligible {
 			reason = hostReason(h, self, f)

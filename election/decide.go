@@ -12,13 +12,22 @@ import (
 // answers deterministically, and gives no owner to a duplicated unit key or
 // to a host whose name appears twice.
 func Decide(view View) Decisions {
-	units := slices.Clone(view.Units)
-	slices.SortStableFunc(units, func(a, b Unit) int { return cmp.Compare(a.Key, b.Key) })
+	byKey := func(a, b Unit) int { return cmp.Compare(a.Key, b.Key) }
+	units := view.Units // read only; sorted, as membership gives them, it needs no copy
+	if !slices.IsSortedFunc(units, byKey) {
+		units = slices.Clone(units)
+		slices.SortStableFunc(units, byKey)
+	}
 	d := decider{members: membersByName(view.Hosts), units: len(units)}
 	cols := readFacts(d.members, units)
-	// One backing array for every decision's host list: a unit each would be
-	// a thousand allocations a step in a fleet.
-	hosts := make([]HostStatus, len(units)*len(d.members))
+	// Every decision shares the names, and its eligibilities are a window
+	// of one array: a list per unit would be a thousand allocations a step
+	// in a fleet.
+	names := make([]string, len(d.members))
+	for j, m := range d.members {
+		names[j] = m.Name
+	}
+	eligibility := make([]Eligibility, len(units)*len(d.members))
 	facts := make([]hostFacts, len(d.members))
 
 	decisions := make(Decisions, 0, len(units))
@@ -34,7 +43,7 @@ func Decide(view View) Decisions {
 				facts[j] = cols[j].at(i)
 			}
 			n := len(d.members)
-			dec := d.decide(units[i], facts, hosts[i*n:(i+1)*n:(i+1)*n])
+			dec := d.decide(units[i], facts, names, eligibility[i*n:(i+1)*n:(i+1)*n])
 			if len(d.balance) > 0 {
 				d.items = append(d.items, balanceItem{decision: len(decisions), key: dec.Key, cands: d.balance})
 			}
@@ -72,18 +81,18 @@ type candidate struct {
 	score    uint64
 }
 
-// decide decides unit u; facts holds what each member says about it, and
-// hosts, as long as the members, receives their eligibility.
-func (d *decider) decide(u Unit, facts []hostFacts, hosts []HostStatus) Decision {
+// decide decides unit u; facts holds what each member says about it, names
+// are the members' names, and verdicts, as long, receives their eligibility.
+func (d *decider) decide(u Unit, facts []hostFacts, names []string, verdicts []Eligibility) Decision {
 	fp := u.Fingerprint()
-	out := Decision{Key: u.Key, VIPs: sortedUnique(u.VIPs), Hosts: hosts}
+	out := Decision{Key: u.Key, VIPs: sortedUnique(u.VIPs), Hosts: names, Eligibility: verdicts}
 
 	d.eligible = d.eligible[:0]
 	d.balance = nil
 	furthest := Eligibility(0)
 	for j, m := range d.members {
 		e := eligibility(m, facts[j], u, fp)
-		out.Hosts[j] = HostStatus{Host: m.Name, Eligibility: e}
+		out.Eligibility[j] = e
 		furthest = max(furthest, e)
 		if e == Eligible {
 			d.eligible = append(d.eligible, candidate{name: m.Name, member: j, priority: u.priorityOf(m.Name), holds: facts[j].holds})

@@ -271,7 +271,7 @@ func TestDecideRules(t *testing.T) {
 				t.Errorf("owner %q (%v), want %q (%v)", got.Owner, got.Reason, tt.wantOwner, tt.wantReason)
 			}
 			notEligible := map[string]Eligibility{}
-			for _, s := range got.Hosts {
+			for _, s := range got.Statuses() {
 				if s.Eligibility != Eligible {
 					notEligible[s.Host] = s.Eligibility
 				}
@@ -300,9 +300,9 @@ func TestDecideGroupMovesAsOne(t *testing.T) {
 
 	want := Decisions{
 		{Key: "192.0.2.20", VIPs: []string{"192.0.2.20"}, Owner: "h1", Reason: ReasonElected,
-			Hosts: []HostStatus{{"h1", Eligible}, {"h2", Eligible}}},
+			Hosts: []string{"h1", "h2"}, Eligibility: []Eligibility{Eligible, Eligible}},
 		{Key: "frontends", VIPs: []string{"192.0.2.10", "192.0.2.11", "2001:db8::10"}, Owner: "h2", Reason: ReasonOwnerKept,
-			Balanced: "h2", Hosts: []HostStatus{{"h1", Eligible}, {"h2", Eligible}}},
+			Balanced: "h2", Hosts: []string{"h1", "h2"}, Eligibility: []Eligibility{Eligible, Eligible}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("Decide (-want +got):\n%s", diff)

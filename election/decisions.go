@@ -18,15 +18,37 @@ type Decision struct {
 	// by load (balance.go). Set only when a holder keeps the unit
 	// (ReasonOwnerKept or ReasonSplitResolved); it may be the owner.
 	Balanced string `json:",omitempty"`
-	// Hosts says, for every host in the view, sorted by name, whether it may
-	// own the unit. It is empty for ReasonDuplicateUnit.
-	Hosts []HostStatus
+	// Hosts names every host in the view, sorted by name, and Eligibility
+	// says for each whether it may own the unit. The decisions of one
+	// Decide share one Hosts slice: read it, never change it. Both are
+	// empty for ReasonDuplicateUnit.
+	Hosts       []string
+	Eligibility []Eligibility
 }
 
 // HostStatus is one host's eligibility for one unit.
 type HostStatus struct {
 	Host        string
 	Eligibility Eligibility
+}
+
+// Statuses returns every host's eligibility for the unit, sorted by host.
+func (d Decision) Statuses() []HostStatus {
+	out := make([]HostStatus, len(d.Eligibility))
+	for i, e := range d.Eligibility {
+		out[i] = HostStatus{Host: d.Hosts[i], Eligibility: e}
+	}
+	return out
+}
+
+// EligibilityOf returns host's eligibility for the unit; NotAlive for a
+// host that is not in the view.
+func (d Decision) EligibilityOf(host string) Eligibility {
+	i, found := slices.BinarySearch(d.Hosts, host)
+	if !found || i >= len(d.Eligibility) {
+		return NotAlive
+	}
+	return d.Eligibility[i]
 }
 
 // Decisions holds one Decision per unit, sorted by key, as Decide returns them.

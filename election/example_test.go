@@ -27,7 +27,7 @@ func ExampleDecide() {
 
 	for _, d := range election.Decide(view) {
 		fmt.Printf("%s -> %s (%v)\n", d.Key, d.Owner, d.Reason)
-		for _, s := range d.Hosts {
+		for _, s := range d.Statuses() {
 			fmt.Printf("  %s: %v\n", s.Host, s.Eligibility)
 		}
 	}

@@ -68,7 +68,7 @@ func byScore(key string, hosts ...string) []string {
 // hosts to name when status says checks fail everywhere.
 func (d Decision) HostsWith(e Eligibility) []string {
 	var hosts []string
-	for _, s := range d.Hosts {
+	for _, s := range d.Statuses() {
 		if s.Eligibility == e {
 			hosts = append(hosts, s.Host)
 		}

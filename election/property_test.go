@@ -129,8 +129,8 @@ func TestPropertyOwnerIsEligible(t *testing.T) {
 				t.Fatalf("%s: %d host statuses for %d hosts", d.Key, len(d.Hosts), len(v.Hosts))
 			}
 			anyEligible := false
-			for j, s := range d.Hosts {
-				if j > 0 && d.Hosts[j-1].Host >= s.Host {
+			for j, s := range d.Statuses() {
+				if j > 0 && d.Hosts[j-1] >= s.Host {
 					t.Fatalf("%s: host statuses not sorted by name", d.Key)
 				}
 				if want := wantEligible(hosts[s.Host], u); (s.Eligibility == Eligible) != want {

@@ -89,8 +89,9 @@ func (r *Reason) UnmarshalText(text []byte) error {
 	return fmt.Errorf("election: unknown reason %q", text)
 }
 
-// Eligibility says whether a host may own a unit, or the first check it fails.
-type Eligibility int
+// Eligibility says whether a host may own a unit, or the first check it
+// fails. One byte: a fleet's decisions hold tens of thousands.
+type Eligibility uint8
 
 // The values are in the order Decide checks them, so a larger value means the
 // host got further; the reason for a unit with no owner comes from the

@@ -49,12 +49,12 @@ func TestEligibilitiesHaveNames(t *testing.T) {
 }
 
 func TestDecisionsMarshalReadably(t *testing.T) {
-	d := Decision{Key: "web", Owner: "h1", Reason: ReasonElected, Hosts: []HostStatus{{"h1", Eligible}, {"h2", ChecksFailing}}}
+	d := Decision{Key: "web", Owner: "h1", Reason: ReasonElected, Hosts: []string{"h1", "h2"}, Eligibility: []Eligibility{Eligible, ChecksFailing}}
 	got, err := json.Marshal(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"Key":"web","VIPs":null,"Owner":"h1","Reason":"elected","Hosts":[{"Host":"h1","Eligibility":"eligible"},{"Host":"h2","Eligibility":"checks-failing"}]}`
+	want := `{"Key":"web","VIPs":null,"Owner":"h1","Reason":"elected","Hosts":["h1","h2"],"Eligibility":["eligible","checks-failing"]}`
 	if string(got) != want {
 		t.Errorf("json:\n got %s\nwant %s", got, want)
 	}

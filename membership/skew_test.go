@@ -34,10 +34,8 @@ func TestAMemberOfANewerVersionIsLeftOutAndFreezesClaims(t *testing.T) {
 	}
 	ds := election.Decide(m.View())
 	for _, d := range ds {
-		for _, hs := range d.Hosts {
-			if hs.Host == "h3" && hs.Eligibility == election.Eligible {
-				t.Errorf("%s: h3, whose metadata cannot be read, is eligible", d.Key)
-			}
+		if d.EligibilityOf("h3") == election.Eligible {
+			t.Errorf("%s: h3, whose metadata cannot be read, is eligible", d.Key)
 		}
 		if d.Owner == "h3" {
 			t.Errorf("%s owned by h3, whose metadata cannot be read", d.Key)
