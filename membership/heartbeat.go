@@ -352,11 +352,16 @@ func (m *Membership) heartbeats() {
 	interval, timeout := m.timing.HeartbeatInterval, m.timing.HeartbeatTimeout
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	// judge fires when the first member's timeout ends; it is re-armed
-	// once a round, never per heartbeat received.
+	// due is when the first member's timeout ends. The ticks judge too, so
+	// judge is armed only when that end comes before the next tick: while
+	// every member is heard on time, the loop wakes for nothing but its
+	// ticks (an idle host's every wake-up costs CPU), and a member that
+	// goes quiet is still judged the moment its timeout ends.
 	judge := time.NewTimer(timeout)
 	defer judge.Stop()
-	due := time.Now().Add(timeout)
+	start := time.Now()
+	due, nextTick := start.Add(timeout), start.Add(interval)
+	armed := true
 	var buf []byte
 	var stress loopStress
 	for {
@@ -367,7 +372,9 @@ func (m *Membership) heartbeats() {
 			return
 		case ticked = <-tick.C:
 			send = true
+			nextTick = ticked.Add(interval)
 		case <-judge.C:
+			armed = false
 		}
 		now := time.Now()
 		if send && stress.tick(now, now.Sub(ticked), interval, timeout) {
@@ -383,11 +390,17 @@ func (m *Membership) heartbeats() {
 		if next.IsZero() {
 			next = now.Add(judging)
 		}
-		if !next.Equal(due) || !send {
-			judge.Stop()
+		switch {
+		case !next.Before(nextTick):
+			if armed {
+				judge.Stop()
+				armed = false
+			}
+		case !armed || !next.Equal(due):
 			judge.Reset(max(next.Sub(now), time.Millisecond))
-			due = next
+			armed = true
 		}
+		due = next
 		// A member that just went quiet is news the others wait for: the
 		// round, notices included, goes out now, not at the next tick.
 		if !send && !quiet {

@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -53,18 +54,20 @@ func waitDeadEverywhere(tb testing.TB, nodes []*Membership, name string, within 
 	})
 }
 
-// waitHeard waits until every host of nodes has heard name's heartbeat
-// while memberlist had it alive: a heartbeat that came before counts for
-// nothing, and a host never heard is judged by memberlist alone.
+// waitHeard waits until every host of nodes that watches name (the watch
+// ring) has heard its heartbeat while memberlist had it alive: a heartbeat
+// that came before counts for nothing, and a host never heard is judged by
+// memberlist alone. The others learn of its silence from the watchers.
 func waitHeard(tb testing.TB, nodes []*Membership, name string) {
 	tb.Helper()
 	waitFor(tb, 2*time.Second, "no heartbeat from "+name+" heard while it was alive", func() bool {
 		for _, m := range nodes {
 			m.hb.mu.Lock()
 			r := m.hb.heard[name]
+			watches := slices.Contains(watchersOf(m.hb.ringLocked(m.name), name), m.name)
 			heard := r != nil && r.alive && !r.last.IsZero()
 			m.hb.mu.Unlock()
-			if !heard {
+			if watches && !heard {
 				return false
 			}
 		}
