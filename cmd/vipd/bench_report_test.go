@@ -464,7 +464,7 @@ func (r *benchReport) markdown() string {
 		b.WriteString("(and `go test ./membership -bench DeadDetection` measures).\n")
 	}
 	if len(r.Idle) > 0 {
-		fmt.Fprintf(&b, "\n## Idle cost\n\n%d hosts, %d VIPs, nothing failing, every row in its own lab at the same time, measured over %.0f s from /proc: ", r.Idle[0].Hosts, r.Idle[0].VIPs, r.Idle[0].Secs)
+		fmt.Fprintf(&b, "\n## Idle cost\n\n%d hosts, %d VIPs, nothing failing, every row in its own lab and alone on the machine, one after another, measured over %.0f s from /proc: ", r.Idle[0].Hosts, r.Idle[0].VIPs, r.Idle[0].Secs)
 		b.WriteString("CPU is utime+stime of the daemon's process group, children included (keepalived's curl checks), per host in percent of one core; RSS is VmRSS of the group per host, averaged over samples every 5 s.\n\n")
 		b.WriteString("The rows separate the protocol from the checks: vipd with its http check and with none, keepalived with its curl track script (a fork a second) and without.\n\n")
 		b.WriteString("RSS counts the executable's pages mapped into the process too; **private** is RssAnon, the process's own memory (heap, stacks). ")

@@ -173,7 +173,7 @@ func benchOnly(plan benchPlan) (benchPlan, error) {
 // asserts no timing. VIPD_BENCH_RUNS changes the number of runs (default 5),
 // VIPD_BENCH_HANDOVER_RUNS that of vipd's stop and drain runs (default 20);
 // VIPD_BENCH_ONLY runs a part (see benchOnly), VIPD_BENCH_IDLE the length of
-// the idle sample (default 60s), VIPD_BENCH_PROFILE=DIR writes a CPU profile
+// each idle row's sample (default 30s), VIPD_BENCH_PROFILE=DIR writes a CPU profile
 // of every vipd of the idle rows to DIR, and VIPD_BENCH_OUT where the
 // outputs go (default docs/).
 func TestBenchmarkVsKeepalived(t *testing.T) {
@@ -187,7 +187,7 @@ func TestBenchmarkVsKeepalived(t *testing.T) {
 	if out == "" {
 		out = filepath.Join("..", "..", "docs")
 	}
-	idleFor := 60 * time.Second
+	idleFor := 30 * time.Second
 	if s := os.Getenv("VIPD_BENCH_IDLE"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d <= 0 {
