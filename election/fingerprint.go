@@ -59,8 +59,17 @@ func Fingerprints(units []Unit) map[string]Fingerprint {
 	return known
 }
 
-// sortedUnique returns a sorted copy of s without repeats.
+// sortedUnique returns s sorted without repeats: s itself, capped so an
+// append cannot write into it, when it already is (a VIP unit's one VIP,
+// every step), else a sorted copy.
 func sortedUnique(s []string) []string {
+	strictlySorted := true
+	for i := 1; i < len(s) && strictlySorted; i++ {
+		strictlySorted = s[i-1] < s[i]
+	}
+	if strictlySorted {
+		return s[:len(s):len(s)]
+	}
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return slices.Compact(s)
