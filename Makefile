@@ -83,7 +83,7 @@ bench: deps
 	@[ "$$(id -u)" = 0 ] || { echo "make bench needs root for network namespaces: run 'make bench' as root (su -, or sudo make bench)"; exit 1; }
 	$(GO) test ./election/ -run '^$$' -bench . -benchmem
 	$(GO) test ./membership/ -run '^$$' -bench DeadDetection -benchtime 1x
-	VIPD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchmarkVsKeepalived$$' -v ./cmd/vipd/
+	VIPD_BENCH=1 $(GO) test -count=1 -timeout 40m -run '^TestBenchmarkVsKeepalived$$' -v ./cmd/vipd/
 	VIPD_BENCH=1 $(GO) test -count=1 -timeout 30m -run '^TestBenchmarkBGP$$' -v ./cmd/vipd/
 	VIPD_BENCH=1 $(GO) test -count=1 -timeout 40m -run '^TestBenchmarkFleet$$' -v ./cmd/vipd/
 
