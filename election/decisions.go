@@ -8,7 +8,8 @@ import (
 // Decision is the outcome for one unit.
 type Decision struct {
 	Key string
-	// VIPs are the unit's VIPs, sorted; they all go to Owner.
+	// VIPs are the unit's VIPs, sorted; they all go to Owner. They may be
+	// the view's own slice: read them, never change them.
 	VIPs []string
 	// Owner is the host that should announce the unit; empty when none.
 	Owner  string

@@ -13,8 +13,9 @@ type hostFacts struct {
 // readFacts returns, for every member in order, what it says about each
 // of units, which are sorted by key.
 //
-// It is the election's costliest part in a fleet (24 hosts x 1000 units is
-// 72,000 map lookups), so it reads each distinct map once: hosts with the
+// Reading every host's maps for every unit was the election's costliest
+// part in a fleet (24 hosts x 1000 units is 72,000 map lookups), so it
+// reads each distinct map once: hosts with the
 // same config share one Known map, and membership shares one Passing set
 // among the hosts that pass every unit (see columns). A small set, such as
 // what a host holds, is read key by key rather than unit by unit.

@@ -353,14 +353,14 @@ func (m *Membership) heartbeats() {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	// due is when the first member's timeout ends. The ticks judge too, so
-	// judge is armed only when that end comes before the next tick: while
-	// every member is heard on time, the loop wakes for nothing but its
-	// ticks (an idle host's every wake-up costs CPU), and a member that
-	// goes quiet is still judged the moment its timeout ends.
+	// judge is armed only when that end may come before the next tick (at
+	// most an interval away): while every member is heard on time, the
+	// loop wakes for nothing but its ticks (an idle host's every wake-up
+	// costs CPU), and a member that goes quiet is still judged the moment
+	// its timeout ends.
 	judge := time.NewTimer(timeout)
 	defer judge.Stop()
-	start := time.Now()
-	due, nextTick := start.Add(timeout), start.Add(interval)
+	due := time.Now().Add(timeout)
 	armed := true
 	var buf []byte
 	var stress loopStress
@@ -372,7 +372,6 @@ func (m *Membership) heartbeats() {
 			return
 		case ticked = <-tick.C:
 			send = true
-			nextTick = ticked.Add(interval)
 		case <-judge.C:
 			armed = false
 		}
@@ -391,7 +390,7 @@ func (m *Membership) heartbeats() {
 			next = now.Add(judging)
 		}
 		switch {
-		case !next.Before(nextTick):
+		case !next.Before(now.Add(interval)):
 			if armed {
 				judge.Stop()
 				armed = false
