@@ -24,11 +24,14 @@ import (
 // zeroed 64 KiB: at idle that was a tenth of vipd's CPU, and the garbage
 // collections it set off another tenth. This one reads into one buffer and
 // hands on a copy of the bytes received, and sends to an address without
-// resolving it again for every packet. Otherwise it behaves the same: a
-// packet or a connection goes to memberlist through a channel, in order.
+// resolving it again for every packet; its UDP packets go through raw
+// system calls (quietudp.go), which do not wake the runtime's monitor
+// thread. Otherwise it behaves the same: a packet or a connection goes to
+// memberlist through a channel, in order.
 type transport struct {
-	tcp *net.TCPListener
-	udp *net.UDPConn
+	tcp   *net.TCPListener
+	udp   *net.UDPConn
+	quiet *quietUDP // udp's packets, read and written without waking the runtime
 
 	packets chan *memberlist.Packet
 	streams chan net.Conn
@@ -81,8 +84,14 @@ func newTransport(bind string, port int, logf func(string, ...any), heartbeat fu
 			break
 		}
 	}
+	quiet, err := newQuietUDP(udp)
+	if err != nil {
+		_ = tcp.Close()
+		_ = udp.Close()
+		return nil, err
+	}
 	t := &transport{
-		tcp: tcp, udp: udp,
+		tcp: tcp, udp: udp, quiet: quiet,
 		packets:   make(chan *memberlist.Packet, packetQueue),
 		streams:   make(chan net.Conn),
 		logf:      logf,
@@ -129,8 +138,7 @@ func (t *transport) WriteTo(b []byte, addr string) (time.Time, error) {
 		_, err = t.udp.WriteTo(b, ua)
 		return time.Now(), err
 	}
-	_, err = t.udp.WriteToUDPAddrPort(b, ap)
-	return time.Now(), err
+	return time.Now(), t.quiet.writeTo(b, ap)
 }
 
 // WriteToAddress sends one packet to a.Addr.
@@ -216,7 +224,7 @@ func (t *transport) read() {
 	defer t.wg.Done()
 	buf := make([]byte, maxPacket)
 	for {
-		n, addr, err := t.udp.ReadFromUDP(buf)
+		n, from, err := t.quiet.readFrom(buf)
 		now := time.Now()
 		if err != nil {
 			if t.shutdown.Load() {
@@ -232,7 +240,7 @@ func (t *transport) read() {
 			t.heartbeat(buf[:n])
 			continue
 		}
-		t.packets <- &memberlist.Packet{Buf: bytes.Clone(buf[:n]), From: addr, Timestamp: now}
+		t.packets <- &memberlist.Packet{Buf: bytes.Clone(buf[:n]), From: net.UDPAddrFromAddrPort(from), Timestamp: now}
 	}
 }
 
