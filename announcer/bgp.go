@@ -5,22 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	api "github.com/osrg/gobgp/v4/api"
-	"github.com/osrg/gobgp/v4/pkg/apiutil"
-	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
-	"github.com/osrg/gobgp/v4/pkg/server"
 	"github.com/vishvananda/netlink"
 
+	"github.com/vipd/vipd/announcer/bgpwire"
 	"github.com/vipd/vipd/config"
 )
 
@@ -36,6 +31,8 @@ type BGPOptions struct {
 	// SentWait bounds how long Apply waits for a new route's UPDATE to
 	// leave for every established peer (DefaultSentWait if 0).
 	SentWait time.Duration
+	// Helper is the path of vipd-bgp; empty: the one next to this binary.
+	Helper string
 }
 
 // DefaultSentWait bounds Apply's wait for the UPDATEs of new routes.
@@ -45,9 +42,14 @@ const DefaultSentWait = time.Second
 // announcer's: each removes only the vipd0 addresses it added.
 const bgpStateDir = "bgp"
 
-// Speaker announces the VIPs this host owns to BGP peers with an embedded
-// GoBGP. It has the methods the agent needs from an announcer; it hears
-// nothing on the wire, so Events never fires and Watch does nothing.
+// helperGrace is how long Close waits for the helper to exit after its
+// last call.
+const helperGrace = 5 * time.Second
+
+// Speaker announces the VIPs this host owns to BGP peers, through GoBGP in
+// the helper process vipd-bgp (bgp_helper.go, package bgpd). It has the
+// methods the agent needs from an announcer; it hears nothing on the wire:
+// its events are its sessions going up and down, per address family.
 //
 // An owner VIP is announced with the AS path prepended Prepend-1 times when
 // this host takes it, and Prepend times once the takeover has stood for
@@ -57,9 +59,9 @@ const bgpStateDir = "bgp"
 // anycast (bgp: all) VIP is always announced with Prepend, so every host's
 // route is equal and the router spreads over them.
 type Speaker struct {
-	opts BGPOptions
-	log  *slog.Logger
-	srv  *server.BgpServer
+	opts   BGPOptions
+	log    *slog.Logger
+	helper *bgpHelper
 
 	mu      sync.Mutex
 	routes  map[netip.Addr]*bgpRoute // announced now
@@ -69,10 +71,11 @@ type Speaker struct {
 	dummy   netlink.Link
 	closed  bool
 
-	events chan Event
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	events  chan Event
+	changes chan bgpwire.Event // from the helper, relayed to events
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // bgpRoute is one announced VIP.
@@ -80,11 +83,11 @@ type bgpRoute struct {
 	vip     config.VIP
 	prepend int
 	since   time.Time
-	settle  *time.Timer // returns the route to Prepend; nil once settled
+	settle  *time.Timer // takeover path until it fires
 }
 
-// NewSpeaker starts GoBGP, opens sessions to the peers and puts the VIPs on
-// vipd0. It announces nothing until Apply. Close undoes it all.
+// NewSpeaker puts the BGP VIPs' addresses on vipd0, starts the helper and
+// its sessions with the peers.
 func NewSpeaker(opts BGPOptions) (*Speaker, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -103,6 +106,7 @@ func NewSpeaker(opts BGPOptions) (*Speaker, error) {
 		managed: opts.VIPs,
 		store:   stateStore{dir: filepath.Join(opts.StateDir, bgpStateDir)},
 		events:  make(chan Event, 4),
+		changes: make(chan bgpwire.Event, 4),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
@@ -129,86 +133,120 @@ func (s *Speaker) start() error {
 	if err := s.syncAddrs(); err != nil {
 		return err
 	}
-	b := s.opts.BGP
-	global := &api.Global{Asn: uint32(b.ASN), RouterId: b.RouterID, ListenPort: -1}
-	if b.Listen != "" {
-		ap, err := netip.ParseAddrPort(b.Listen)
-		if err != nil {
-			return fmt.Errorf("bgp listen %q: %w", b.Listen, err)
-		}
-		global.ListenPort = int32(ap.Port())
-		global.ListenAddresses = []string{ap.Addr().String()}
+	start, err := helperStart(s.opts.BGP)
+	if err != nil {
+		return err
 	}
-	// GoBGP logs every session change at info; vipd reports them in status.
-	level := new(slog.LevelVar)
-	level.Set(slog.LevelWarn)
-	quiet := slog.New(levelHandler{s.log.Handler(), level}).With("part", "gobgp")
-	s.srv = server.NewBgpServer(server.LoggerOption(quiet, level))
-	s.wg.Go(s.srv.Serve)
-	if err := s.srv.StartBgp(s.ctx, &api.StartBgpRequest{Global: global}); err != nil {
-		return fmt.Errorf("start BGP: %w", err)
-	}
-	for _, p := range b.Peers {
-		peer, err := apiPeer(p)
-		if err != nil {
+	path := s.opts.Helper
+	if path == "" {
+		if path, err = helperPath(); err != nil {
 			return err
 		}
-		if err := s.srv.AddPeer(s.ctx, &api.AddPeerRequest{Peer: peer}); err != nil {
-			return fmt.Errorf("BGP peer %s: %w", p.Address, err)
-		}
 	}
-	s.wg.Go(s.watchSessions)
+	s.wg.Go(s.relayChanges)
+	if s.helper, err = startBGPHelper(path, s.log, s.helperEvent); err != nil {
+		return err
+	}
+	s.wg.Go(s.watchHelper)
+	rep, err := s.helper.call(s.ctx, bgpwire.Request{Start: &start})
+	if err != nil {
+		return err
+	}
+	if rep.Err != "" {
+		return errors.New(rep.Err)
+	}
 	return nil
 }
 
-// sessionPoll is how often the speaker looks at its sessions.
-const sessionPoll = 100 * time.Millisecond
-
-// watchSessions reports the link of each address family that has peers
-// (config.BGPLinkIPv4, BGPLinkIPv6) down from the start while no session
-// of that family is established, and up once one is: a host no router
-// hears in a family must not claim a routed VIP of it (its route would go
-// nowhere while the old owner withdraws), and one whose last session of a
-// family dropped lets those VIPs go to a host the routers still hear.
-func (s *Speaker) watchSessions() {
-	up := map[string]bool{}
-	for _, p := range s.opts.BGP.Peers {
-		link := familyLink(p.Addr())
-		if _, ok := up[link]; !ok {
-			up[link] = false
-			s.send(Event{Kind: LinkDown, Interface: link, At: time.Now()})
+// helperStart is the helper's config: the bgp section, with each peer's
+// password read from its file.
+func helperStart(b config.BGP) (bgpwire.Start, error) {
+	start := bgpwire.Start{ASN: uint32(b.ASN), RouterID: b.RouterID, Listen: b.Listen}
+	if b.Listen != "" {
+		if _, err := netip.ParseAddrPort(b.Listen); err != nil {
+			return start, fmt.Errorf("bgp listen %q: %w", b.Listen, err)
 		}
 	}
-	t := time.NewTicker(sessionPoll)
-	defer t.Stop()
+	for _, p := range b.Peers {
+		peer := bgpwire.Peer{Address: p.Addr(), ASN: uint32(p.ASN), Port: uint16(p.Port),
+			HoldTime: uint64(p.HoldTime.Seconds()), Keepalive: uint64(p.Keepalive.Seconds())}
+		if p.PasswordFile != "" {
+			b, err := os.ReadFile(p.PasswordFile)
+			if err != nil {
+				return start, fmt.Errorf("BGP peer %s: password: %w", p.Address, err)
+			}
+			peer.Password = strings.TrimSpace(string(b))
+			if peer.Password == "" {
+				return start, fmt.Errorf("BGP peer %s: password file %s is empty", p.Address, p.PasswordFile)
+			}
+		}
+		if p.BFD.Enabled {
+			peer.BFD = &bgpwire.BFD{MinTx: p.BFD.MinTx.Duration, MinRx: p.BFD.MinRx.Duration, Multiplier: uint32(p.BFD.Multiplier)}
+		}
+		start.Peers = append(start.Peers, peer)
+	}
+	return start, nil
+}
+
+// helperEvent runs on the helper's reader: it must not call the helper.
+func (s *Speaker) helperEvent(ev bgpwire.Event) {
+	select {
+	case s.changes <- ev:
+	case <-s.ctx.Done():
+	}
+}
+
+// relayChanges turns the helper's session changes into link events: a host
+// no router hears in a family must not claim a routed VIP of it (its route
+// would go nowhere while the old owner withdraws), and one whose last
+// session of a family dropped lets those VIPs go to a host the routers
+// still hear (config.BGPLinkIPv4, BGPLinkIPv6).
+func (s *Speaker) relayChanges() {
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-t.C:
-		}
-		established := map[string]bool{}
-		for peer := range s.sentUpdates() {
-			established[familyLink(peer)] = true
-		}
-		for _, link := range slices.Sorted(maps.Keys(up)) {
-			if established[link] == up[link] {
-				continue
-			}
-			up[link] = established[link]
+		case ev := <-s.changes:
+			link := familyLinkOf(ev.IPv4)
 			kind := LinkDown
-			if up[link] {
+			if ev.Up {
 				kind = LinkUp
+				s.log.Info("BGP sessions changed", "link", link, "established", ev.Up, "peers", s.Peers())
+			} else {
+				s.log.Info("BGP sessions changed", "link", link, "established", ev.Up)
 			}
-			s.log.Info("BGP sessions changed", "link", link, "established", up[link], "peers", s.Peers())
 			s.send(Event{Kind: kind, Interface: link, At: time.Now()})
 		}
 	}
 }
 
-// familyLink is the link of the routed VIPs a peer at addr carries.
-func familyLink(addr netip.Addr) string {
-	if addr.Unmap().Is4() {
+// watchHelper reports a helper that exited while vipd runs: every routed
+// VIP's link goes down, so that other hosts take them.
+func (s *Speaker) watchHelper() {
+	select {
+	case <-s.ctx.Done():
+		return
+	case <-s.helper.gone:
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return
+	}
+	s.log.Error("vipd's BGP helper exited, so this host's BGP sessions and routes are gone and it claims no routed VIP; restart vipd (systemctl restart vipd)", "err", s.helper.exitErr)
+	families := map[bool]bool{}
+	for _, p := range s.opts.BGP.Peers {
+		families[p.Addr().Unmap().Is4()] = true
+	}
+	for is4 := range families {
+		s.send(Event{Kind: LinkDown, Interface: familyLinkOf(is4), At: time.Now()})
+	}
+}
+
+// familyLinkOf is the link of the routed VIPs of a family.
+func familyLinkOf(ipv4 bool) string {
+	if ipv4 {
 		return config.BGPLinkIPv4
 	}
 	return config.BGPLinkIPv6
@@ -219,47 +257,6 @@ func (s *Speaker) send(ev Event) {
 	case s.events <- ev:
 	case <-s.ctx.Done():
 	}
-}
-
-// connectRetry is how soon a session that failed is tried again.
-const connectRetry = 2
-
-func apiPeer(p config.BGPPeer) (*api.Peer, error) {
-	password := ""
-	if p.PasswordFile != "" {
-		b, err := os.ReadFile(p.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("BGP peer %s: password: %w", p.Address, err)
-		}
-		password = strings.TrimSpace(string(b))
-		if password == "" {
-			return nil, fmt.Errorf("BGP peer %s: password file %s is empty", p.Address, p.PasswordFile)
-		}
-	}
-	family := &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
-	if p.Addr().Is6() {
-		family = &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}
-	}
-	peer := &api.Peer{
-		Conf: &api.PeerConf{NeighborAddress: p.Address, PeerAsn: uint32(p.ASN), AuthPassword: password},
-		Timers: &api.Timers{Config: &api.TimersConfig{
-			HoldTime:               uint64(p.HoldTime.Seconds()),
-			KeepaliveInterval:      uint64(p.Keepalive.Seconds()),
-			ConnectRetry:           connectRetry,
-			IdleHoldTimeAfterReset: connectRetry,
-		}},
-		Transport: &api.Transport{RemotePort: uint32(p.Port)},
-		AfiSafis:  []*api.AfiSafi{{Config: &api.AfiSafiConfig{Family: family, Enabled: true}}},
-	}
-	if p.BFD.Enabled {
-		peer.Bfd = &api.BfdPeerConfig{
-			Enabled:                  true,
-			DesiredMinimumTxInterval: uint32(p.BFD.MinTx.Microseconds()),
-			RequiredMinimumReceive:   uint32(p.BFD.MinRx.Microseconds()),
-			DetectionMultiplier:      uint32(p.BFD.Multiplier),
-		}
-	}
-	return peer, nil
 }
 
 // syncAddrs puts every managed VIP on vipd0. Called with mu held.
@@ -288,48 +285,63 @@ func (s *Speaker) Apply(ctx context.Context, owned []config.VIP, _ []string) err
 	for _, v := range owned {
 		want[v.Address.Addr()] = v
 	}
-	var errs []error
+	var req bgpwire.Apply
+	withdrawing := map[netip.Addr]bool{}
 	for a, r := range s.routes {
 		if v, ok := want[a]; ok && v.BGP == r.vip.BGP {
 			continue
 		}
-		if err := s.withdraw(r); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		delete(s.routes, a)
+		req.Withdraw = append(req.Withdraw, bgpwire.Route{Addr: a, Prepend: r.prepend})
+		withdrawing[a] = true
 	}
-	before := s.sentUpdates()
-	added := map[bool]bool{} // by Is4: a route of that family was added
+	var added []*bgpRoute
 	for a, v := range want {
-		if _, ok := s.routes[a]; ok {
+		if _, ok := s.routes[a]; ok && !withdrawing[a] {
 			continue
 		}
 		r := &bgpRoute{vip: v, prepend: s.opts.BGP.Prepend, since: time.Now()}
 		if v.BGP == config.BGPOwner {
 			r.prepend--
-			r.settle = time.AfterFunc(s.settleAfter(), func() { s.settleRoute(a, r) })
 		}
-		if err := s.announce(r); err != nil {
-			errs = append(errs, err)
+		req.Announce = append(req.Announce, bgpwire.Route{Addr: a, Prepend: r.prepend})
+		added = append(added, r)
+	}
+	if len(req.Withdraw) == 0 && len(req.Announce) == 0 {
+		return nil
+	}
+	if len(req.Announce) > 0 {
+		req.Wait = s.opts.SentWait
+	}
+	rep, err := s.helper.call(ctx, bgpwire.Request{Apply: &req})
+	if err != nil {
+		return err
+	}
+	failed := map[netip.Addr]bool{}
+	for _, a := range rep.Failed {
+		failed[a] = true
+	}
+	for a := range withdrawing {
+		if r := s.routes[a]; !failed[a] {
 			if r.settle != nil {
 				r.settle.Stop()
 			}
+			delete(s.routes, a)
+		}
+	}
+	for _, r := range added {
+		a := r.vip.Address.Addr()
+		if failed[a] {
 			continue
 		}
-		s.routes[a] = r
-		added[a.Is4()] = true
-	}
-	// A session carries one family: only its peers get the UPDATE.
-	for peer := range before {
-		if !added[peer.Is4()] {
-			delete(before, peer)
+		if r.vip.BGP == config.BGPOwner {
+			r.settle = time.AfterFunc(s.settleAfter(), func() { s.settleRoute(a, r) })
 		}
+		s.routes[a] = r
 	}
-	if len(added) > 0 {
-		s.waitSent(ctx, before)
+	if rep.Err != "" {
+		return errors.New(rep.Err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // settleAfter is how long a new owner keeps its shorter path: until any
@@ -352,107 +364,24 @@ func (s *Speaker) settleRoute(a netip.Addr, r *bgpRoute) {
 	if s.closed || s.routes[a] != r {
 		return
 	}
-	r.prepend = s.opts.BGP.Prepend
 	r.settle = nil
-	if err := s.announce(r); err != nil {
+	route := bgpwire.Route{Addr: a, Prepend: s.opts.BGP.Prepend}
+	rep, err := s.helper.call(s.ctx, bgpwire.Request{Apply: &bgpwire.Apply{Announce: []bgpwire.Route{route}}})
+	if err == nil && rep.Err != "" {
+		err = errors.New(rep.Err)
+	}
+	if err != nil {
 		s.log.Warn("could not return a VIP's route to its steady AS path", "vip", r.vip.Name, "err", err)
+		return
 	}
-}
-
-func (s *Speaker) announce(r *bgpRoute) error {
-	p, err := s.path(r.vip.Address.Addr(), r.prepend)
-	if err != nil {
-		return err
-	}
-	if _, err := s.srv.AddPath(apiutil.AddPathRequest{Paths: []*apiutil.Path{p}}); err != nil {
-		return fmt.Errorf("announce %s: %w", r.vip.Address.Addr(), err)
-	}
-	return nil
-}
-
-func (s *Speaker) withdraw(r *bgpRoute) error {
-	if r.settle != nil {
-		r.settle.Stop()
-	}
-	p, err := s.path(r.vip.Address.Addr(), r.prepend)
-	if err != nil {
-		return err
-	}
-	if err := s.srv.DeletePath(apiutil.DeletePathRequest{Paths: []*apiutil.Path{p}}); err != nil {
-		return fmt.Errorf("withdraw %s: %w", r.vip.Address.Addr(), err)
-	}
-	return nil
-}
-
-// path is the /32 or /128 of addr with this host's ASN prepended n times
-// (the speaker adds it once more on the way to an eBGP peer).
-func (s *Speaker) path(addr netip.Addr, n int) (*apiutil.Path, error) {
-	nlri, err := bgp.NewIPAddrPrefix(hostPrefix(addr))
-	if err != nil {
-		return nil, fmt.Errorf("route for %s: %w", addr, err)
-	}
-	attrs := []bgp.PathAttributeInterface{bgp.NewPathAttributeOrigin(bgp.BGP_ORIGIN_ATTR_TYPE_IGP)}
-	if n > 0 {
-		asns := slices.Repeat([]uint32{uint32(s.opts.BGP.ASN)}, n)
-		attrs = append(attrs, bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, asns)}))
-	}
-	family := bgp.RF_IPv4_UC
-	if addr.Is4() {
-		nh, err := bgp.NewPathAttributeNextHop(netip.IPv4Unspecified())
-		if err != nil {
-			return nil, err
-		}
-		attrs = append(attrs, nh)
-	} else {
-		family = bgp.RF_IPv6_UC
-		mp, err := bgp.NewPathAttributeMpReachNLRI(family, []bgp.PathNLRI{{NLRI: nlri}}, netip.IPv6Unspecified())
-		if err != nil {
-			return nil, err
-		}
-		attrs = append(attrs, mp)
-	}
-	return &apiutil.Path{Family: family, Nlri: nlri, Attrs: attrs}, nil
-}
-
-// sentUpdates counts the UPDATEs sent to each established peer.
-func (s *Speaker) sentUpdates() map[netip.Addr]uint64 {
-	out := map[netip.Addr]uint64{}
-	_ = s.srv.ListPeer(s.ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
-		st := p.GetState()
-		a, err := netip.ParseAddr(p.GetConf().GetNeighborAddress())
-		if err == nil && st.GetSessionState() == api.PeerState_SESSION_STATE_ESTABLISHED {
-			out[a.Unmap()] = st.GetMessages().GetSent().GetUpdate()
-		}
-	})
-	return out
-}
-
-// waitSent returns once every peer established at before has been sent an
-// UPDATE since, or after SentWait.
-func (s *Speaker) waitSent(ctx context.Context, before map[netip.Addr]uint64) {
-	deadline := time.Now().Add(s.opts.SentWait)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		now := s.sentUpdates()
-		done := true
-		for peer, n := range before {
-			if m, ok := now[peer]; ok && m <= n {
-				done = false
-			}
-		}
-		if done {
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	r.prepend = route.Prepend
 }
 
 // Watch does nothing: no BGP route is probed.
 func (s *Speaker) Watch([]config.VIP) {}
 
-// Events never fires.
+// Events reports the address families' sessions going up and down, as
+// the links config.BGPLinkIPv4 and BGPLinkIPv6.
 func (s *Speaker) Events() <-chan Event { return s.events }
 
 // SetClusterMACs does nothing: BGP knows no MACs.
@@ -470,7 +399,8 @@ func (s *Speaker) Manage(vips []config.VIP) error {
 }
 
 // Close withdraws every route, closes the sessions (the peers get a Cease
-// notification) and removes the addresses the speaker put on vipd0.
+// notification), ends the helper and removes the addresses the speaker put
+// on vipd0.
 func (s *Speaker) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -479,20 +409,23 @@ func (s *Speaker) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	if s.srv != nil {
-		before := s.sentUpdates()
-		withdrew := false
-		for a, r := range s.routes {
-			if err := s.withdraw(r); err != nil {
-				errs = append(errs, err)
-			}
-			delete(s.routes, a)
-			withdrew = true
+	for _, r := range s.routes {
+		if r.settle != nil {
+			r.settle.Stop()
 		}
-		if withdrew {
-			s.waitSent(s.ctx, before)
+	}
+	s.routes = map[netip.Addr]*bgpRoute{}
+	if s.helper != nil {
+		ctx, cancel := context.WithTimeout(s.ctx, s.opts.SentWait+helperGrace)
+		rep, err := s.helper.call(ctx, bgpwire.Request{Stop: &bgpwire.Stop{Wait: s.opts.SentWait}})
+		cancel()
+		if err == nil && rep.Err != "" {
+			err = errors.New(rep.Err)
 		}
-		s.srv.Stop()
+		if err != nil && !errors.Is(err, errHelperGone) {
+			errs = append(errs, fmt.Errorf("stopping the BGP helper: %w", err))
+		}
+		s.helper.stop(helperGrace)
 	}
 	s.cancel()
 	s.wg.Wait()
@@ -503,22 +436,4 @@ func (s *Speaker) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// levelHandler passes on the records at or above its level.
-type levelHandler struct {
-	slog.Handler
-	level slog.Leveler
-}
-
-func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.level.Level() && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return levelHandler{h.Handler.WithAttrs(a), h.level}
-}
-
-func (h levelHandler) WithGroup(name string) slog.Handler {
-	return levelHandler{h.Handler.WithGroup(name), h.level}
 }

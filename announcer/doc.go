@@ -36,6 +36,11 @@
 //   - vipaddr.go, tuning.go, state.go: vipd0, the kernel tuning and the
 //     record that restores both.
 //   - metrics.go: the counters as a Prometheus collector.
+//   - bgp.go, bgp_status.go: Speaker, the BGP announcer: its routes, their
+//     takeover and steady AS paths, and their addresses on vipd0.
+//     bgp_helper.go runs GoBGP's side in the helper process vipd-bgp
+//     (packages bgpwire, what the two say, and bgpd, the helper), so the
+//     daemon does not link GoBGP; bgp_mux.go puts both announcers behind one.
 //
 // Why userspace: the VIP addresses sit on vipd0 on every host, so that HAProxy
 // or nginx can bind them at all times. With arp_ignore=1 on the managed

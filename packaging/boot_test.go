@@ -120,7 +120,7 @@ func wantLines(t *testing.T, what, got string, want ...string) {
 func checkDeb(t *testing.T, deb string) {
 	list := run(t, "dpkg-deb", "--contents", deb)
 	wantLines(t, "dpkg-deb --contents", list,
-		" ./usr/sbin/vipd\n", " ./usr/bin/vipctl\n", " ./lib/systemd/system/vipd.service\n", " ./etc/vipd.yaml\n",
+		" ./usr/sbin/vipd\n", " ./usr/bin/vipctl\n", " ./usr/lib/vipd/vipd-bgp\n", " ./lib/systemd/system/vipd.service\n", " ./etc/vipd.yaml\n",
 		" ./usr/share/man/man8/vipd.8.gz\n", " ./usr/share/man/man8/vipctl.8.gz\n",
 		" ./usr/share/bash-completion/completions/vipctl\n", " ./usr/share/zsh/vendor-completions/_vipctl\n",
 		" ./usr/share/fish/vendor_completions.d/vipctl.fish\n",
@@ -137,7 +137,7 @@ func checkDeb(t *testing.T, deb string) {
 func checkRPM(t *testing.T, rpm string) {
 	list := run(t, "rpm", "-qp", "--list", rpm)
 	wantLines(t, "rpm -qp --list", list,
-		"/usr/sbin/vipd\n", "/usr/bin/vipctl\n", "/usr/lib/systemd/system/vipd.service\n", "/etc/vipd.yaml\n",
+		"/usr/sbin/vipd\n", "/usr/bin/vipctl\n", "/usr/lib/vipd/vipd-bgp\n", "/usr/lib/systemd/system/vipd.service\n", "/etc/vipd.yaml\n",
 		"/usr/share/man/man8/vipd.8.gz\n", "/usr/share/man/man8/vipctl.8.gz\n",
 		"/usr/share/bash-completion/completions/vipctl\n", "/usr/share/zsh/site-functions/_vipctl\n",
 		"/usr/share/fish/vendor_completions.d/vipctl.fish\n",

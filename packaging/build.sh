@@ -56,14 +56,14 @@ if ! [[ -x $nfpm ]] || ! go version -m "$nfpm" | grep -Eq "^[[:space:]]+mod[[:sp
 fi
 
 mkdir -p "$bindir" "$outdir"
-echo "== building $bindir/vipd $bindir/vipctl"
+echo "== building $bindir/vipd $bindir/vipctl $bindir/vipd-bgp"
 CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath \
-	-ldflags "-s -w -X main.version=$version" -o "$bindir/" ./cmd/vipd ./cmd/vipctl
+	-ldflags "-s -w -X main.version=$version" -o "$bindir/" ./cmd/vipd ./cmd/vipctl ./cmd/vipd-bgp
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/vipd-stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,man,completions}
-cp "$bindir/vipd" "$bindir/vipctl" "$stage/bin/"
+cp "$bindir/vipd" "$bindir/vipctl" "$bindir/vipd-bgp" "$stage/bin/"
 
 echo "== man pages and completions from the commands' help"
 go build -o "$stage/mangen" ./packaging/mangen

@@ -45,7 +45,7 @@ var binaries = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		goTool = "/usr/local/go/bin/go"
 	}
-	for _, pkg := range []string{".", "../vipctl"} {
+	for _, pkg := range []string{".", "../vipctl", "../vipd-bgp"} {
 		// Static, as packaging/build.sh builds what users install: a
 		// cgo build maps libc too (about 1.5 MiB more RSS).
 		build := exec.Command(goTool, "build", "-o", dir+"/", pkg)
