@@ -67,8 +67,10 @@ type Agent struct {
 	members []membership.Member
 	// lastStep is when the loop last finished a step; steps counts them.
 	lastStep time.Time
-	steps    int
-	ready    chan struct{} // closed once the machine has acted on a settled view
+	// resync is how long the loop sleeps when nothing happens (resyncFor).
+	resync time.Duration
+	steps  int
+	ready  chan struct{} // closed once the machine has acted on a settled view
 	// changed gets a token after every step, for waiters.
 	changed chan struct{}
 }
@@ -96,6 +98,7 @@ func New(opts Options) *Agent {
 		loadedAt: opts.Clock.Now(),
 		ready:    make(chan struct{}),
 		changed:  make(chan struct{}, 1),
+		resync:   minResync,
 	}
 	if since, ok := a.drains.load(a.log); ok {
 		a.machine.SetDrained(true, since)
@@ -206,6 +209,9 @@ func memberDied(before, now []membership.Member) bool {
 
 // sleepFor is how long the loop may sleep when nothing happens.
 func (a *Agent) sleepFor(wake time.Time) time.Duration {
+	a.mu.Lock()
+	resync := a.resync
+	a.mu.Unlock()
 	if wake.IsZero() {
 		return resync
 	}

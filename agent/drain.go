@@ -90,7 +90,7 @@ func (a *Agent) waitFor(ctx context.Context, cond func() bool) {
 		case <-ctx.Done():
 			return
 		case <-a.changed:
-		case <-a.opts.Clock.After(resync):
+		case <-a.opts.Clock.After(minResync):
 		}
 	}
 }

@@ -46,6 +46,15 @@ func (h *handoff) desired(self string, view election.View, ds election.Decisions
 	return want
 }
 
+// next is the earliest deadline of a handoff under way (zero: none).
+func (h *handoff) next() time.Time {
+	var at time.Time
+	for _, d := range h.deadline {
+		at = earliest(at, d)
+	}
+	return at
+}
+
 // canServe reports whether election rules this host out of the unit only
 // because it is drained or another host won: a host whose config differs or
 // whose node list leaves it out must let go at once.

@@ -36,6 +36,7 @@ func (a *Agent) step(ctx context.Context, events []announcer.Event) (wake time.T
 
 	a.mu.Lock()
 	a.lastStep = a.opts.Clock.Now()
+	a.resync = resyncFor(cost)
 	a.mu.Unlock()
 	if plan.Ready {
 		close(a.ready)

@@ -15,8 +15,22 @@ import (
 	"github.com/vipd/vipd/membership"
 )
 
-// resync is how often the loop steps when nothing tells it to.
-const resync = time.Second
+// When nothing tells it to, the loop steps every second (minResync), for
+// what only time changes; but steps nothing asked for take at most a
+// thousandth of a core (resyncCost x a step's cost): a host among two dozen
+// with a thousand VIPs, whose steps take milliseconds, resyncs every few
+// seconds, at most every maxResync. Whatever must happen at a given time
+// (a claim settling, a handoff's deadline, balancing) sets Plan.WakeAt.
+const (
+	minResync  = time.Second
+	maxResync  = 10 * time.Second
+	resyncCost = 1000
+)
+
+// resyncFor is how long the loop may sleep after a step that cost d.
+func resyncFor(d time.Duration) time.Duration {
+	return min(max(resyncCost*d, minResync), maxResync)
+}
 
 // Input is everything one step reads: the loop gathers it, the step reads
 // nothing else. No clock, socket or goroutine is behind it.
@@ -179,6 +193,7 @@ func (m *Machine) Step(in Input) Plan {
 		}
 	}
 	p.WakeAt = m.settle.hold(want, m.holds, m.everHeld, len(in.Pending) > 0, in.Now)
+	p.WakeAt = earliest(p.WakeAt, m.handoff.next())
 	if !balanceWake.IsZero() {
 		p.WakeAt = earliest(p.WakeAt, balanceWake)
 	}
