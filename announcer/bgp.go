@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -71,11 +72,15 @@ type Speaker struct {
 	dummy   netlink.Link
 	closed  bool
 
-	events  chan Event
-	changes chan bgpwire.Event // from the helper, relayed to events
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	events chan Event
+	// sessions is each address family's last state from the helper (by
+	// IPv4), and changed wakes relayChanges when it moved.
+	sessionsMu sync.Mutex
+	sessions   map[bool]bool
+	changed    chan struct{}
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 }
 
 // bgpRoute is one announced VIP.
@@ -100,15 +105,16 @@ func NewSpeaker(opts BGPOptions) (*Speaker, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Speaker{
-		opts:    opts,
-		log:     opts.Logger,
-		routes:  map[netip.Addr]*bgpRoute{},
-		managed: opts.VIPs,
-		store:   stateStore{dir: filepath.Join(opts.StateDir, bgpStateDir)},
-		events:  make(chan Event, 4),
-		changes: make(chan bgpwire.Event, 4),
-		ctx:     ctx,
-		cancel:  cancel,
+		opts:     opts,
+		log:      opts.Logger,
+		routes:   map[netip.Addr]*bgpRoute{},
+		managed:  opts.VIPs,
+		store:    stateStore{dir: filepath.Join(opts.StateDir, bgpStateDir)},
+		events:   make(chan Event, 4),
+		sessions: map[bool]bool{},
+		changed:  make(chan struct{}, 1),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 	if err := s.start(); err != nil {
 		if cerr := s.Close(); cerr != nil {
@@ -188,11 +194,16 @@ func helperStart(b config.BGP) (bgpwire.Start, error) {
 	return start, nil
 }
 
-// helperEvent runs on the helper's reader: it must not call the helper.
+// helperEvent runs on the helper's reader, which must never wait (a reply
+// may be behind the event): it keeps the family's state and wakes
+// relayChanges.
 func (s *Speaker) helperEvent(ev bgpwire.Event) {
+	s.sessionsMu.Lock()
+	s.sessions[ev.IPv4] = ev.Up
+	s.sessionsMu.Unlock()
 	select {
-	case s.changes <- ev:
-	case <-s.ctx.Done():
+	case s.changed <- struct{}{}:
+	default:
 	}
 }
 
@@ -200,20 +211,32 @@ func (s *Speaker) helperEvent(ev bgpwire.Event) {
 // no router hears in a family must not claim a routed VIP of it (its route
 // would go nowhere while the old owner withdraws), and one whose last
 // session of a family dropped lets those VIPs go to a host the routers
-// still hear (config.BGPLinkIPv4, BGPLinkIPv6).
+// still hear (config.BGPLinkIPv4, BGPLinkIPv6). A flap shorter than a
+// step may pass unseen: the family's state is what counts.
 func (s *Speaker) relayChanges() {
+	told := map[bool]bool{}
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case ev := <-s.changes:
-			link := familyLinkOf(ev.IPv4)
+		case <-s.changed:
+		}
+		s.sessionsMu.Lock()
+		now := maps.Clone(s.sessions)
+		s.sessionsMu.Unlock()
+		for _, is4 := range []bool{true, false} {
+			up, ok := now[is4]
+			if was, seen := told[is4]; !ok || (seen && was == up) {
+				continue
+			}
+			told[is4] = up
+			link := familyLinkOf(is4)
 			kind := LinkDown
-			if ev.Up {
+			if up {
 				kind = LinkUp
-				s.log.Info("BGP sessions changed", "link", link, "established", ev.Up, "peers", s.Peers())
+				s.log.Info("BGP sessions changed", "link", link, "established", up, "peers", s.Peers())
 			} else {
-				s.log.Info("BGP sessions changed", "link", link, "established", ev.Up)
+				s.log.Info("BGP sessions changed", "link", link, "established", up)
 			}
 			s.send(Event{Kind: kind, Interface: link, At: time.Now()})
 		}
@@ -415,8 +438,11 @@ func (s *Speaker) Close() error {
 		}
 	}
 	s.routes = map[netip.Addr]*bgpRoute{}
+	// Nobody reads the events any more: the relay ends first, so that
+	// nothing between the helper and its last reply waits on them.
+	s.cancel()
 	if s.helper != nil {
-		ctx, cancel := context.WithTimeout(s.ctx, s.opts.SentWait+helperGrace)
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.SentWait+helperGrace)
 		rep, err := s.helper.call(ctx, bgpwire.Request{Stop: &bgpwire.Stop{Wait: s.opts.SentWait}})
 		cancel()
 		if err == nil && rep.Err != "" {
@@ -427,7 +453,6 @@ func (s *Speaker) Close() error {
 		}
 		s.helper.stop(helperGrace)
 	}
-	s.cancel()
 	s.wg.Wait()
 	if s.st != nil {
 		s.managed = nil
