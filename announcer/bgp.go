@@ -32,8 +32,6 @@ type BGPOptions struct {
 	// SentWait bounds how long Apply waits for a new route's UPDATE to
 	// leave for every established peer (DefaultSentWait if 0).
 	SentWait time.Duration
-	// Helper is the path of vipd-bgp; empty: the one next to this binary.
-	Helper string
 }
 
 // DefaultSentWait bounds Apply's wait for the UPDATEs of new routes.
@@ -143,11 +141,9 @@ func (s *Speaker) start() error {
 	if err != nil {
 		return err
 	}
-	path := s.opts.Helper
-	if path == "" {
-		if path, err = helperPath(); err != nil {
-			return err
-		}
+	path, err := helperPath()
+	if err != nil {
+		return err
 	}
 	s.wg.Go(s.relayChanges)
 	if s.helper, err = startBGPHelper(path, s.log, s.helperEvent); err != nil {
@@ -168,11 +164,6 @@ func (s *Speaker) start() error {
 // password read from its file.
 func helperStart(b config.BGP) (bgpwire.Start, error) {
 	start := bgpwire.Start{ASN: uint32(b.ASN), RouterID: b.RouterID, Listen: b.Listen}
-	if b.Listen != "" {
-		if _, err := netip.ParseAddrPort(b.Listen); err != nil {
-			return start, fmt.Errorf("bgp listen %q: %w", b.Listen, err)
-		}
-	}
 	for _, p := range b.Peers {
 		peer := bgpwire.Peer{Address: p.Addr(), ASN: uint32(p.ASN), Port: uint16(p.Port),
 			HoldTime: uint64(p.HoldTime.Seconds()), Keepalive: uint64(p.Keepalive.Seconds())}

@@ -15,13 +15,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vipd/vipd/announcer/bgpwire"
 )
 
-// HelperName is the BGP helper's file name.
-const HelperName = "vipd-bgp"
+// helperName is the BGP helper's file name.
+const helperName = "vipd-bgp"
 
 // bgpHelper is the running vipd-bgp process and the calls to it, one at a
 // time. When vipd ends, however it ends, the helper reads the end of its
@@ -30,9 +31,12 @@ type bgpHelper struct {
 	cmd *exec.Cmd
 	in  io.WriteCloser
 
-	mu      sync.Mutex // one call at a time
-	enc     *json.Encoder
-	lastID  uint64
+	mu     sync.Mutex // one call at a time
+	enc    *json.Encoder
+	lastID uint64
+	// awaited is the ID of the call waiting for its reply (0: none);
+	// replies gets that reply alone, so a late one never takes its place.
+	awaited atomic.Uint64
 	replies chan bgpwire.Reply
 
 	// gone is closed when the helper's output ended: it exited.
@@ -56,7 +60,7 @@ func helperPath() (string, error) {
 			}
 			dir = filepath.Dir(self)
 		}
-		path := filepath.Join(dir, HelperName)
+		path := filepath.Join(dir, helperName)
 		if _, err := os.Stat(path); err == nil {
 			return path, nil
 		}
@@ -92,6 +96,9 @@ func startBGPHelper(path string, log *slog.Logger, events func(bgpwire.Event)) (
 	}()
 	go func() {
 		err := h.read(out, events)
+		if err != nil {
+			_ = cmd.Process.Kill() // it talks nonsense: no call could be answered
+		}
 		<-relayed // its last words are logged before anyone hears it is gone
 		h.exitErr = errors.Join(err, cmd.Wait())
 		close(h.gone)
@@ -115,9 +122,8 @@ func (h *bgpHelper) read(out io.Reader, events func(bgpwire.Event)) error {
 			}
 			continue
 		}
-		select {
-		case h.replies <- rep:
-		default: // no caller waits for it any more
+		if rep.ID == h.awaited.Load() {
+			h.replies <- rep // its caller waits, or takes the place of one that just gave up
 		}
 	}
 	return sc.Err()
@@ -132,11 +138,8 @@ func (h *bgpHelper) call(ctx context.Context, req bgpwire.Request) (bgpwire.Repl
 	defer h.mu.Unlock()
 	h.lastID++
 	req.ID = h.lastID
-	// A reply left over from a call that gave up is no answer to this one.
-	select {
-	case <-h.replies:
-	default:
-	}
+	h.awaited.Store(req.ID)
+	defer h.awaited.Store(0)
 	if err := h.enc.Encode(req); err != nil {
 		return bgpwire.Reply{}, fmt.Errorf("%w (%v)", errHelperGone, err)
 	}
@@ -144,7 +147,7 @@ func (h *bgpHelper) call(ctx context.Context, req bgpwire.Request) (bgpwire.Repl
 		select {
 		case rep := <-h.replies:
 			if rep.ID != req.ID {
-				continue
+				continue // a call that gave up just as its reply came
 			}
 			return rep, nil
 		case <-h.gone:

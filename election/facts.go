@@ -15,9 +15,9 @@ type hostFacts struct {
 //
 // Reading every host's maps for every unit was the election's costliest
 // part in a fleet (24 hosts x 1000 units is 72,000 map lookups), so it
-// reads each distinct map once: hosts with the
-// same config share one Known map, and membership shares one Passing set
-// among the hosts that pass every unit (see columns). A small set, such as
+// reads each distinct map once: hosts with the same config share one Known
+// map, and membership shares one Passing set among the hosts that pass
+// every unit (see columns). A small set, such as
 // what a host holds, is read key by key rather than unit by unit.
 func readFacts(members []member, units []Unit) []memberFacts {
 	c := columns{units: units, defs: map[uintptr][]definitionAt{}, sets: map[uintptr][]bool{}}

@@ -50,6 +50,8 @@ func Serve(in io.Reader, out io.Writer, log *slog.Logger) error {
 			if sp, err = start(ctx, *req.Start, log, w.event); err != nil {
 				rep.Err = err.Error()
 			}
+		case sp == nil && req.Stop != nil:
+			return w.send(rep) // nothing to stop: vipd's start failed
 		case sp == nil:
 			rep.Err = "the speaker is not started"
 		case req.Apply != nil:

@@ -93,6 +93,22 @@ func TestServeAnswersEveryCallAndStops(t *testing.T) {
 	}
 }
 
+// vipd stops a helper whose start failed: that ends it without an error.
+func TestServeStopsBeforeStart(t *testing.T) {
+	h := startServe(t)
+	if rep := h.call(bgpwire.Request{ID: 1, Stop: &bgpwire.Stop{}}); rep.Err != "" {
+		t.Fatalf("stop before start: %s", rep.Err)
+	}
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatalf("Serve after stop: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve went on after a stop")
+	}
+}
+
 // When vipd goes away its end of the pipe closes, and the helper stops its
 // speaker and ends: no session outlives vipd.
 func TestServeEndsWithItsInput(t *testing.T) {
