@@ -102,6 +102,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(cfg)
 	r := &run{d: d, cfg: cfg, log: d.log.With("node", cfg.NodeName)}
 	err = r.start(ctx)
 	if err == nil {
@@ -353,6 +354,7 @@ func (r *run) reloads(ctx context.Context) {
 		notify(r.log, sd.SdNotifyReady)
 		cancel()
 		if err == nil {
+			tuneGC(r.agent.Config())
 			r.log.Info("reload done", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
 		}
 	}

@@ -197,3 +197,11 @@ func TestBadConfigSaysWhy(t *testing.T) {
 		t.Errorf("Run with no file: %v, want an error saying where examples are", err)
 	}
 }
+
+func TestSmallConfigsCollectGarbageSooner(t *testing.T) {
+	for _, c := range []struct{ vips, want int }{{1, 50}, {smallConfigVIPs, 50}, {smallConfigVIPs + 1, 100}, {1000, 100}} {
+		if got := gcPercentFor(c.vips); got != c.want {
+			t.Errorf("gcPercentFor(%d) = %d, want %d", c.vips, got, c.want)
+		}
+	}
+}
