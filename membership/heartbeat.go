@@ -350,8 +350,8 @@ func (m *Membership) resync(n *memberlist.Node) {
 func (m *Membership) heartbeats() {
 	defer m.stopped.Done()
 	interval, timeout := m.timing.HeartbeatInterval, m.timing.HeartbeatTimeout
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
+	ticks, stop := m.heartbeatTicks(interval)
+	defer stop()
 	// due is when the first member's timeout ends. The ticks judge too, so
 	// judge is armed only when that end may come before the next tick (at
 	// most an interval away): while every member is heard on time, the
@@ -370,7 +370,7 @@ func (m *Membership) heartbeats() {
 		select {
 		case <-m.done:
 			return
-		case ticked = <-tick.C:
+		case ticked = <-ticks:
 			send = true
 		case <-judge.C:
 			armed = false
@@ -407,6 +407,19 @@ func (m *Membership) heartbeats() {
 		}
 		buf = m.sendHeartbeats(buf, targets, 0)
 	}
+}
+
+// heartbeatTicks returns the heartbeat loop's ticks and the function that
+// stops them: a quietTicker's, or a time.Ticker's where the kernel refuses
+// a timerfd.
+func (m *Membership) heartbeatTicks(interval time.Duration) (<-chan time.Time, func()) {
+	quiet, err := newQuietTicker(interval)
+	if err == nil {
+		return quiet.C, quiet.Stop
+	}
+	m.log.Warn("heartbeats tick on a Go timer instead, which costs an idle host a little more CPU", "err", err)
+	tick := time.NewTicker(interval)
+	return tick.C, tick.Stop
 }
 
 // sendHeartbeats sends one heartbeat to every target, with flags on top
