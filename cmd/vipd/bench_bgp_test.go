@@ -188,7 +188,7 @@ every 10 ms with a 200 ms timeout. The event hits the owner of the VIP:
     keeps the route it has until the hold timer ends.
   - (b) vipd's takeover: the settled owner announces with its ASN prepended twice, the new owner
     once, and the router moves to the shorter path at once.
-  - (c) BFD between FRR's bfdd and vipd's embedded GoBGP (100 ms, multiplier 3), routes equal as
+  - (c) BFD between FRR's bfdd and the GoBGP of vipd's helper vipd-bgp (100 ms, multiplier 3), routes equal as
     in (a): the router drops the dead host's session when BFD declares it down.
 - SIGTERM, drain (`+"`vipctl drain --wait`"+`), backend failure (nginx stopped on the owner): vipd's
   defaults (make-before-break for SIGTERM and drain).

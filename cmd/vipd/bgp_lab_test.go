@@ -539,7 +539,7 @@ func (b *bgpLab) crashOwner(owner string) {
 }
 
 // TestLabBGPBFDCrashMovesTheRouteWithinDetection: with BFD between FRR's
-// bfdd and vipd's embedded GoBGP, and a router that treats every host's
+// bfdd and the GoBGP of vipd's helper (vipd-bgp), and a router that treats every host's
 // route as equal (so vipd's shorter takeover path cannot help), a crashed
 // owner's route goes as soon as BFD declares it down, long before the hold
 // timer: the router's session with it is down for BFD, and its FIB moves to
