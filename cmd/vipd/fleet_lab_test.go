@@ -233,13 +233,7 @@ func (l *vipdLab) fleetWireSettled(vips []fleetVIP) map[string]string {
 		if time.Now().After(deadline) {
 			l.t.Fatalf("on the wire, %d VIPs are not answered by their owner alone:\n%s", len(wrong), strings.Join(wrong, "\n"))
 		}
-		var again []fleetVIP
-		for _, v := range check {
-			if slices.ContainsFunc(wrong, func(w string) bool { return strings.HasPrefix(w, v.Name+" ") }) {
-				again = append(again, v)
-			}
-		}
-		check = again
+		check = wrongVIPs(check, wrong)
 		time.Sleep(time.Second)
 		owners = l.fleetOwners(vips, time.Minute)
 	}
@@ -346,4 +340,15 @@ func TestLabFleetAgreesAndSurvivesARollingRestart(t *testing.T) {
 		t.Errorf("requests failed during the rolling restart:\n%s", strings.Join(failed, "\n"))
 	}
 	l.fleetWireSettled(vips)
+}
+
+// wrongVIPs returns the VIPs of vips that fleetWire's report wrong names.
+func wrongVIPs(vips []fleetVIP, wrong []string) []fleetVIP {
+	var named []fleetVIP
+	for _, v := range vips {
+		if slices.ContainsFunc(wrong, func(w string) bool { return strings.HasPrefix(w, v.Name+" ") }) {
+			named = append(named, v)
+		}
+	}
+	return named
 }
