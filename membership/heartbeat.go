@@ -113,6 +113,9 @@ type heartbeatState struct {
 	releasing    map[string]int
 	reports      map[string]map[string]time.Time
 	deadByReport map[string]bool
+	// retracting: members this host heard again after its notices, with
+	// the rounds of retractions left to send.
+	retracting map[string]int
 
 	sent, received, deaths, dropped, stressed atomic.Uint64
 }
@@ -124,8 +127,8 @@ type heartbeatTarget struct {
 	// raw: the member reads version 2 heartbeats (its metadata says so);
 	// digest: and heartbeats that carry a state digest.
 	raw, digest bool
-	// flags of this packet: 0, flagStopping (a release) or flagNotice;
-	// notice names the member a notice is about.
+	// flags of this packet: 0, flagStopping (a release), flagNotice or
+	// flagRetract; notice names the member those are about.
 	flags  byte
 	notice string
 }
@@ -256,6 +259,12 @@ func (m *Membership) heardHeartbeat(flags byte, name []byte) {
 	}
 	now := time.Now()
 	h.mu.Lock()
+	if flags&flagRetract != 0 {
+		h.noteRetraction(name)
+		h.mu.Unlock()
+		h.received.Add(1)
+		return
+	}
 	if flags&flagNotice != 0 {
 		accused, died := h.noteNotice(m.name, name, now, m.timing.HeartbeatTimeout)
 		if died {
@@ -331,6 +340,7 @@ func (m *Membership) resync(n *memberlist.Node) {
 		r.syncing = false
 		if back {
 			r.silent = false
+			h.retractLocked(n.Name)
 		}
 	}
 	h.mu.Unlock()
@@ -433,7 +443,7 @@ func (m *Membership) sendHeartbeats(buf []byte, targets []heartbeatTarget, flags
 		f := flags | t.flags
 		var err error
 		switch {
-		case t.raw && f&flagNotice != 0:
+		case t.raw && f&(flagNotice|flagRetract) != 0:
 			buf = h.sealer.seal(buf[:0], f, nil, m.name+"\x00"+t.notice)
 			_, err = h.wire.WriteTo(buf, t.addr)
 		case t.raw && t.digest:
@@ -442,7 +452,7 @@ func (m *Membership) sendHeartbeats(buf []byte, targets []heartbeatTarget, flags
 		case t.raw:
 			buf = h.sealer.seal(buf[:0], f, nil, m.name)
 			_, err = h.wire.WriteTo(buf, t.addr)
-		case f&flagNotice != 0:
+		case f&(flagNotice|flagRetract) != 0:
 			continue
 		case f&flagStopping != 0:
 			err = m.ml.SendBestEffort(t.node, h.stop)

@@ -25,6 +25,12 @@ import (
 // come late, from hosts too busy to send them on time, do not bring the
 // dead member back for a moment, which would hand its VIPs back to it in
 // the views of the others until memberlist declared it dead (seconds).
+// A watcher that hears the member again says so with a retraction
+// (retractRounds of them, for packets that are lost), which ends the hold
+// of its notices at once: a member taken for dead because its heartbeats
+// came late (a host short of CPU) is alive again in every view within an
+// interval of being heard, not noticeHold timeouts later, with its VIPs
+// held by a second owner meanwhile.
 //
 // A host whose watchers change tells the ones it leaves with
 // releasingRounds stopping heartbeats, so they do not take the silence
@@ -34,10 +40,15 @@ const (
 	watchersPerHost = 2
 	releasingRounds = 3
 	noticeHold      = 5
+	retractRounds   = 3
 
 	// flagNotice: the payload is the sender, a zero byte, and the member
 	// the sender heard go quiet.
 	flagNotice = 1 << 1
+	// flagRetract: the payload is as a notice's; the sender hears the
+	// member again. A vipd that does not know the flag reads a heartbeat
+	// from no member, which it ignores.
+	flagRetract = 1 << 4
 )
 
 // ringLocked returns the names of the members memberlist sees alive and
@@ -129,29 +140,58 @@ func (h *heartbeatState) releasesLocked() []heartbeatTarget {
 	return out
 }
 
-// noticesLocked returns this round's notices: for every member this host
-// heard go quiet and memberlist still shows alive, one to every other
-// member that reads version 2 heartbeats. hb.mu is held.
+// noticesLocked returns this round's notices and retractions: for every
+// member this host heard go quiet and memberlist still shows alive, or has
+// heard again since (retractLocked), one to every other member that reads
+// version 2 heartbeats. hb.mu is held.
 func (h *heartbeatState) noticesLocked(self string) []heartbeatTarget {
-	var quiet []string
+	about := map[string]byte{}
 	for name, r := range h.heard {
 		if r.silent && r.alive {
-			quiet = append(quiet, name)
+			about[name] = flagNotice
 		}
 	}
-	if len(quiet) == 0 {
-		return nil
+	for name, n := range h.retracting {
+		if _, quiet := about[name]; !quiet {
+			about[name] = flagRetract
+		}
+		if n <= 1 {
+			delete(h.retracting, name)
+		} else {
+			h.retracting[name] = n - 1
+		}
 	}
 	var out []heartbeatTarget
-	for _, q := range quiet {
+	for q, flag := range about {
 		for name, r := range h.heard {
 			if name == q || name == self || !r.alive || !r.raw || r.silent || r.node == nil {
 				continue
 			}
-			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: true, flags: flagNotice, notice: q})
+			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: true, flags: flag, notice: q})
 		}
 	}
 	return out
+}
+
+// retractLocked makes the next retractRounds rounds tell every member that
+// this host hears name again, after its notices said it went quiet. hb.mu
+// is held.
+func (h *heartbeatState) retractLocked(name string) {
+	if h.retracting == nil {
+		h.retracting = map[string]int{}
+	}
+	h.retracting[name] = retractRounds
+}
+
+// noteRetraction forgets sender's notices about the member payload names:
+// sender hears it again. The next round counts it alive unless its other
+// watchers still report it. hb.mu is held.
+func (h *heartbeatState) noteRetraction(payload []byte) {
+	sender, q, ok := bytes.Cut(payload, []byte{0})
+	if !ok || len(sender) == 0 || len(q) == 0 {
+		return
+	}
+	delete(h.reports[string(q)], string(sender))
 }
 
 // noteNotice records a notice from sender that accused went quiet, and

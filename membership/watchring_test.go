@@ -151,3 +151,57 @@ func offlineWith(t *testing.T, self string, members ...string) *Membership {
 	}
 	return m
 }
+
+// A watcher that hears the member again retracts its notices, and the
+// others count the member alive at their next round, not when the hold of
+// the notices ends: a member whose heartbeats came late is not left dead,
+// with its VIPs on a second owner, for noticeHold timeouts.
+func TestARetractionEndsANoticesHold(t *testing.T) {
+	m := offlineWith(t, "s", "a", "b", "c")
+	timeout := m.timing.HeartbeatTimeout
+	m.heardHeartbeat(flagNotice, []byte("b\x00a"))
+	m.heardHeartbeat(flagNotice, []byte("c\x00a"))
+	if alive(m)["a"] {
+		t.Fatal("both watchers reported a quiet, still alive")
+	}
+	now := time.Now()
+	m.heartbeatRound(now, timeout, false)
+	m.heardHeartbeat(flagRetract, []byte("b\x00a"))
+	if alive(m)["a"] {
+		t.Error("a came back before the next round; the round decides")
+	}
+	m.heartbeatRound(now.Add(timeout/4), timeout, false)
+	if !alive(m)["a"] {
+		t.Error("b retracted its notices about a and c's alone keep it dead; every watcher must report it")
+	}
+	// Malformed retractions change nothing and do not panic.
+	for _, p := range []string{"", "b", "\x00a", "b\x00"} {
+		m.heardHeartbeat(flagRetract, []byte(p))
+	}
+}
+
+// A watcher that hears a member again sends retractRounds retractions
+// about it to every other member, and then none.
+func TestAWatcherRetractsForRetractRounds(t *testing.T) {
+	m := offlineWith(t, "s", "a", "b", "c")
+	m.hb.mu.Lock()
+	defer m.hb.mu.Unlock()
+	m.hb.retractLocked("a")
+	for round := 1; round <= retractRounds+1; round++ {
+		var to []string
+		for _, tg := range m.hb.noticesLocked("s") {
+			if tg.flags != flagRetract || tg.notice != "a" {
+				t.Fatalf("round %d: a target with flags %b about %q, want retractions about a", round, tg.flags, tg.notice)
+			}
+			to = append(to, tg.node.Name)
+		}
+		slices.Sort(to)
+		want := []string{"b", "c"}
+		if round > retractRounds {
+			want = nil
+		}
+		if !slices.Equal(to, want) {
+			t.Errorf("round %d: retractions to %v, want %v", round, to, want)
+		}
+	}
+}
