@@ -54,5 +54,5 @@ func (a *Agent) Summary() string {
 func (a *Agent) Alive() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.opts.Clock.Now().Sub(a.lastStep) < 5*max(a.resync, minResync)
+	return a.opts.Clock.Now().Sub(a.lastStep) < 5*a.resync
 }

@@ -57,7 +57,9 @@ func newQuietTicker(period time.Duration) (*quietTicker, error) {
 		for {
 			n, err := readExpirations(rc)
 			if err != nil {
-				return // Stop closed the file
+				// Stop closed the file: with an 8-byte buffer, reading a
+				// timerfd fails for nothing else.
+				return
 			}
 			ticks += n
 			select {

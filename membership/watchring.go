@@ -145,15 +145,16 @@ func (h *heartbeatState) releasesLocked() []heartbeatTarget {
 // heard again since (retractLocked), one to every other member that reads
 // version 2 heartbeats. hb.mu is held.
 func (h *heartbeatState) noticesLocked(self string) []heartbeatTarget {
-	about := map[string]byte{}
+	var out []heartbeatTarget
 	for name, r := range h.heard {
 		if r.silent && r.alive {
-			about[name] = flagNotice
+			out = h.toOthersLocked(out, self, name, flagNotice)
 		}
 	}
 	for name, n := range h.retracting {
-		if _, quiet := about[name]; !quiet {
-			about[name] = flagRetract
+		// One that went quiet again gets a notice above instead.
+		if r := h.heard[name]; r == nil || !r.silent || !r.alive {
+			out = h.toOthersLocked(out, self, name, flagRetract)
 		}
 		if n <= 1 {
 			delete(h.retracting, name)
@@ -161,14 +162,18 @@ func (h *heartbeatState) noticesLocked(self string) []heartbeatTarget {
 			h.retracting[name] = n - 1
 		}
 	}
-	var out []heartbeatTarget
-	for q, flag := range about {
-		for name, r := range h.heard {
-			if name == q || name == self || !r.alive || !r.raw || r.silent || r.node == nil {
-				continue
-			}
-			out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: true, flags: flag, notice: q})
+	return out
+}
+
+// toOthersLocked appends a packet with flag about member about to every
+// alive member but this host and about that reads version 2 heartbeats
+// and is not silent. hb.mu is held.
+func (h *heartbeatState) toOthersLocked(out []heartbeatTarget, self, about string, flag byte) []heartbeatTarget {
+	for name, r := range h.heard {
+		if name == about || name == self || !r.alive || !r.raw || r.silent || r.node == nil {
+			continue
 		}
+		out = append(out, heartbeatTarget{node: r.node, addr: r.node.Address(), raw: true, flags: flag, notice: about})
 	}
 	return out
 }

@@ -60,6 +60,19 @@ func (h *helperPipe) call(req bgpwire.Request) bgpwire.Reply {
 	return bgpwire.Reply{}
 }
 
+// ended returns what Serve returned, failing the test when it has not
+// returned within 10 s of what should have ended it.
+func (h *helperPipe) ended(after string) error {
+	h.t.Helper()
+	select {
+	case err := <-h.done:
+		return err
+	case <-time.After(10 * time.Second):
+		h.t.Fatalf("Serve went on after %s", after)
+		return nil
+	}
+}
+
 // A speaker with no peers starts, announces and withdraws routes, and
 // stops on request, answering every call by its ID.
 func TestServeAnswersEveryCallAndStops(t *testing.T) {
@@ -83,13 +96,8 @@ func TestServeAnswersEveryCallAndStops(t *testing.T) {
 	if rep := h.call(bgpwire.Request{ID: 6, Stop: &bgpwire.Stop{}}); rep.Err != "" {
 		t.Fatalf("stop: %s", rep.Err)
 	}
-	select {
-	case err := <-h.done:
-		if err != nil {
-			t.Fatalf("Serve after stop: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve went on after a stop")
+	if err := h.ended("a stop"); err != nil {
+		t.Fatalf("Serve after stop: %v", err)
 	}
 }
 
@@ -99,13 +107,8 @@ func TestServeStopsBeforeStart(t *testing.T) {
 	if rep := h.call(bgpwire.Request{ID: 1, Stop: &bgpwire.Stop{}}); rep.Err != "" {
 		t.Fatalf("stop before start: %s", rep.Err)
 	}
-	select {
-	case err := <-h.done:
-		if err != nil {
-			t.Fatalf("Serve after stop: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve went on after a stop")
+	if err := h.ended("a stop"); err != nil {
+		t.Fatalf("Serve after stop: %v", err)
 	}
 }
 
@@ -117,12 +120,7 @@ func TestServeEndsWithItsInput(t *testing.T) {
 		t.Fatalf("start: %s", rep.Err)
 	}
 	_ = h.in.Close()
-	select {
-	case err := <-h.done:
-		if err == nil || !strings.Contains(err.Error(), "closed") {
-			t.Fatalf("Serve ended with %v, want vipd closed its input", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve went on after its input ended")
+	if err := h.ended("its input ended"); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("Serve ended with %v, want vipd closed its input", err)
 	}
 }
